@@ -1,0 +1,32 @@
+# segmad — the commands a user types. `make install` then `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test unit bench demo clean
+
+install: $(STAMP)
+
+# Re-install when the project's requirements change.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest tests
+
+unit: install
+	$(BIN)/python -m pytest tests/unit
+
+bench: install
+	$(BIN)/segmad bench select
+
+demo: install
+	$(BIN)/segmad demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info services/*.egg-info

@@ -1,0 +1,92 @@
+"""The blob-store port and its embedded adapter (a local directory)."""
+
+from __future__ import annotations
+
+import abc
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+# Keys are slash-separated names of safe characters: never a way out of the store.
+_KEY = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
+
+
+def check_key(key: str) -> str:
+    """The key itself if it is a safe relative name; ValueError otherwise."""
+    if not _KEY.match(key) or any(part in (".", "..") for part in key.split("/")):
+        raise ValueError(f"invalid blob key {key!r}")
+    return key
+
+
+class BlobNotFound(KeyError):
+    """No blob under that key."""
+
+
+class BlobStore(abc.ABC):
+    """Immutable byte blobs under string keys (images, label maps, checkpoints)."""
+
+    @abc.abstractmethod
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        """Store `data` under `key`, replacing any blob there; atomic for readers."""
+
+    @abc.abstractmethod
+    def get(self, key: str) -> bytes:
+        """The bytes under `key`; BlobNotFound if there are none."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether a blob is stored under `key`."""
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the blob under `key` if there is one."""
+
+    @abc.abstractmethod
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Every key starting with `prefix`, sorted."""
+
+
+class LocalBlobStore(BlobStore):
+    """Blobs as files under one directory (the embedded default)."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a crash never leaves a half-written blob under the key.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        found = (
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.startswith(".tmp-")
+        )
+        return iter(sorted(k for k in found if k.startswith(prefix)))

@@ -1,0 +1,1 @@
+"""The catalog: what segmad knows about images, models, predictions, rounds and labels (SQL)."""

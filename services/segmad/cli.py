@@ -1,0 +1,53 @@
+"""The `segmad` command: a table of subcommands, each imported only when it is run."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from segmad.errors import InputError
+
+# name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "select": ("segmad.offline.select_cmd", "mine the candidate set M from label maps on disk"),
+    "bench": ("segmad.bench.cli", "measure speed: select | pipeline | labelling"),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """A parser whose chosen subcommand (argv[0]) is fully built; the others only listed."""
+    parser = argparse.ArgumentParser(
+        prog="segmad",
+        description="Troubleshoot a segmentation model with the MAD competition.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if argv and argv[0] == name:
+            mod = importlib.import_module(module)
+            mod.add_arguments(command)
+            command.set_defaults(run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run one subcommand, map user errors to exit status 2."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except InputError as error:
+        print(f"segmad {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The one settings object of a segmad process, read from SEGMAD_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where segmad keeps its state and which adapters it talks to (see README, Configuration)."""
+
+    data_dir: Path = field(default_factory=lambda: Path(_env("SEGMAD_DATA_DIR", "data")))
+    database_url: str = ""
+    bus: str = field(default_factory=lambda: _env("SEGMAD_BUS", "memory"))
+    blob_url: str = ""
+    s3_endpoint: str = field(default_factory=lambda: _env("SEGMAD_S3_ENDPOINT", ""))
+    s3_access_key: str = field(default_factory=lambda: _env("SEGMAD_S3_ACCESS_KEY", ""))
+    s3_secret_key: str = field(default_factory=lambda: _env("SEGMAD_S3_SECRET_KEY", ""))
+    torchserve_url: str = field(default_factory=lambda: _env("SEGMAD_TORCHSERVE_URL", ""))
+
+    def __post_init__(self):
+        # Defaults that depend on data_dir: an embedded SQLite catalog and a local blob folder.
+        if not self.database_url:
+            url = os.environ.get("SEGMAD_DATABASE_URL") or os.environ.get("DATABASE_URL") or ""
+            object.__setattr__(self, "database_url", url or f"sqlite:///{self.data_dir / 'catalog.db'}")
+        if not self.blob_url:
+            url = os.environ.get("SEGMAD_BLOB_URL", "")
+            object.__setattr__(self, "blob_url", url or f"file://{(self.data_dir / 'blobs').resolve()}")
+
+    @property
+    def zoo_dir(self) -> Path:
+        """Folder of the model zoo's checkpoints."""
+        return self.data_dir / "zoo"
+
+
+def load() -> Settings:
+    """Settings of this process, from the environment."""
+    return Settings()

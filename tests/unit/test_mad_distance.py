@@ -1,0 +1,107 @@
+"""DESIGN §2: d = 1 − mIoU over labels present, ignoring 255, symmetric, in [0, 1]."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from segmad.mad import class_fractions, discrepancy, label_counts
+
+
+def m(rows):
+    return np.array(rows, dtype=np.uint8)
+
+
+def brute_force(a, b):
+    """The contract, written as plainly as possible."""
+    keep = (a != 255) & (b != 255)
+    a, b = a[keep], b[keep]
+    if a.size == 0:
+        return 0.0
+    labels = sorted(set(a.tolist()) | set(b.tolist()))
+    ious = [np.sum((a == k) & (b == k)) / np.sum((a == k) | (b == k)) for k in labels]
+    return 1.0 - float(np.mean(ious))
+
+
+def test_identical_maps_have_zero_distance():
+    assert discrepancy(m([[0, 1], [2, 2]]), m([[0, 1], [2, 2]])) == 0.0
+
+
+def test_hand_computed_two_labels():
+    # label 0: I=1 U=3 ; label 1: I=1 U=3  -> mIoU 1/3
+    assert discrepancy(m([[0, 0, 1, 1]]), m([[0, 1, 1, 0]])) == pytest.approx(2 / 3)
+
+
+def test_label_present_in_one_map_only_counts_with_zero_iou():
+    # label 0: I=1 U=2 ; label 3 only in b: I=0 U=1 -> mIoU 0.25
+    assert discrepancy(m([[0, 0]]), m([[0, 3]])) == pytest.approx(0.75)
+
+
+def test_labels_absent_from_both_maps_do_not_count():
+    assert discrepancy(m([[1, 1]]), m([[1, 1]])) == 0.0
+    assert discrepancy(m([[1, 2]]), m([[1, 1]])) == pytest.approx(1 - (0.5 + 0) / 2)
+
+
+def test_pixels_ignored_in_either_map_are_dropped_first():
+    a = m([[255, 1, 1, 2]])
+    b = m([[1, 255, 1, 2]])
+    assert discrepancy(a, b) == 0.0  # only the last two pixels remain, and they agree
+
+
+def test_no_pixel_left_gives_zero():
+    assert discrepancy(m([[255, 1]]), m([[2, 255]])) == 0.0
+    assert discrepancy(np.zeros((0, 0), np.uint8), np.zeros((0, 0), np.uint8)) == 0.0
+
+
+def test_single_class_maps_that_disagree_completely():
+    assert discrepancy(m([[1, 1]]), m([[2, 2]])) == 1.0
+
+
+def test_shapes_must_match():
+    with pytest.raises(ValueError):
+        discrepancy(m([[1, 1]]), m([[1], [1]]))
+
+
+def test_label_maps_must_be_uint8():
+    with pytest.raises(TypeError):
+        discrepancy(np.zeros((2, 2), np.int64), np.zeros((2, 2), np.int64))
+
+
+def test_precomputed_counts_give_the_same_distance():
+    a, b = m([[0, 1, 1, 2], [2, 2, 0, 255]]), m([[0, 1, 2, 2], [1, 2, 0, 0]])
+    assert discrepancy(a, b, label_counts(a), label_counts(b)) == discrepancy(a, b)
+
+
+def test_class_fractions_count_over_all_pixels_including_ignore():
+    fractions = class_fractions(m([[0, 1, 1, 255]]), num_classes=2)
+    assert fractions.tolist() == [0.25, 0.5, 0.0]
+
+
+label_maps = st.integers(1, 12).flatmap(
+    lambda n: st.tuples(
+        arrays(np.uint8, (n, 5), elements=st.sampled_from([0, 1, 2, 3, 7, 255])),
+        arrays(np.uint8, (n, 5), elements=st.sampled_from([0, 1, 2, 3, 7, 255])),
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(label_maps)
+def test_matches_the_plain_definition(pair):
+    a, b = pair
+    assert discrepancy(a, b) == pytest.approx(brute_force(a, b), abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(label_maps)
+def test_is_symmetric_and_bounded(pair):
+    a, b = pair
+    d = discrepancy(a, b)
+    assert 0.0 <= d <= 1.0
+    assert d == pytest.approx(discrepancy(b, a), abs=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(label_maps)
+def test_a_map_is_at_zero_distance_from_itself(pair):
+    assert discrepancy(pair[0], pair[0]) == 0.0
