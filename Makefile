@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test unit bench demo clean
+.PHONY: install test unit bench demo clean browser-deps
 
 install: $(STAMP)
 
@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: install
+test: install browser-deps
 	$(BIN)/python -m pytest tests
+
+# Debian's Chromium for the Playwright browser tests (`playwright install` cannot download here).
+browser-deps:
+	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 unit: install
 	$(BIN)/python -m pytest tests/unit

@@ -10,8 +10,13 @@ from segmad.errors import InputError
 
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "world": ("segmad.world.cli", "generate the synthetic world: export"),
     "select": ("segmad.offline.select_cmd", "mine the candidate set M from label maps on disk"),
-    "bench": ("segmad.bench.cli", "measure speed: select | pipeline | labelling"),
+    "bench": ("segmad.bench.cli", "measure speed: select | labelling"),
+    "demo": ("segmad.demo.cli", "run the whole loop embedded on the synthetic world and write the report"),
+    "zoo": ("segmad.zoo.cli", "train and list the model zoo"),
+    "annotators": ("segmad.labelling.annotators_cmd", "manage annotator accounts: add | token"),
+    "serve": ("segmad.serve", "run a service: labelling"),
 }
 
 

@@ -1,0 +1,263 @@
+"""The catalog repository: domain reads and idempotent writes, the same SQL on SQLite and PostgreSQL.
+
+Every write is keyed by its natural key, so a message handled twice (at-least-once delivery)
+leaves the catalog as handling it once did.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from sqlalchemy import Engine, Table, and_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from segmad.catalog import schema as t
+from segmad.catalog.records import Evaluation, Image, ModelVersion, Prediction, Rejection, Round
+from segmad.mad.heaps import PARTITIONS, HeapKey, Member
+
+_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Catalog:
+    """What segmad knows about images, models, predictions and rounds, in one SQL database."""
+
+    def __init__(self, engine: Engine):
+        if engine.dialect.name not in _INSERTS:
+            raise ValueError(f"the catalog runs on SQLite or PostgreSQL, not {engine.dialect.name}")
+        self.engine = engine
+        self._insert = _INSERTS[engine.dialect.name]
+
+    def _add(self, table: Table, row: dict) -> bool:
+        """Insert unless a row with the same key exists; True if inserted."""
+        with self.engine.begin() as conn:
+            return conn.execute(self._insert(table).values(row).on_conflict_do_nothing()).rowcount == 1
+
+    def _upsert(self, conn, table: Table, row: dict) -> None:
+        """Insert, or overwrite the non-key columns of the row with the same primary key."""
+        keys = [c.name for c in table.primary_key]
+        statement = self._insert(table).values(row)
+        updates = {name: statement.excluded[name] for name in row if name not in keys}
+        conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates))
+
+    # Images and rejections
+
+    def add_image(self, image: Image) -> bool:
+        """Catalogue an image; False if its id or sha256 is already there."""
+        return self._add(t.images, {**image.__dict__, "ingested_at": image.ingested_at or now()})
+
+    def image(self, image_id: str) -> Image | None:
+        """The image with that id, if catalogued."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.images).where(t.images.c.image_id == image_id)).mappings().first()
+        return Image(**row) if row else None
+
+    def image_ids(self) -> list[str]:
+        """Every catalogued image id, sorted."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(t.images.c.image_id).order_by(t.images.c.image_id)).scalars())
+
+    def add_rejection(self, source: str, reason: str) -> None:
+        """Record that ingestion refused `source`, keeping the latest reason."""
+        with self.engine.begin() as conn:
+            self._upsert(conn, t.rejections, {"source": source, "reason": reason, "at": now()})
+
+    def rejections(self) -> list[Rejection]:
+        """Every refused source, sorted."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.rejections).order_by(t.rejections.c.source)).mappings()
+            return [Rejection(**row) for row in rows]
+
+    # Model versions
+
+    def add_model_version(self, model: ModelVersion) -> bool:
+        """Register a model version; False if that (name, version) exists (versions never change)."""
+        return self._add(t.model_versions, {**model.__dict__, "created_at": model.created_at or now()})
+
+    def model_version(self, name: str, version: str) -> ModelVersion | None:
+        """One registered version."""
+        table = t.model_versions
+        query = select(table).where(table.c.name == name, table.c.version == version)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return ModelVersion(**row) if row else None
+
+    def model_versions(self, name: str | None = None, role: str | None = None) -> list[ModelVersion]:
+        """Registered versions, optionally of one name or role, by name then creation."""
+        table = t.model_versions
+        query = select(table).order_by(table.c.name, table.c.created_at, table.c.version)
+        if name is not None:
+            query = query.where(table.c.name == name)
+        if role is not None:
+            query = query.where(table.c.role == role)
+        with self.engine.connect() as conn:
+            return [ModelVersion(**row) for row in conn.execute(query).mappings()]
+
+    def set_default_version(self, name: str, version: str) -> None:
+        """Make `version` the one served for `name`; it must be registered."""
+        with self.engine.begin() as conn:
+            self._upsert(conn, t.default_versions, {"name": name, "version": version})
+
+    def default_version(self, name: str) -> str | None:
+        """The version served for `name`, if one was set."""
+        query = select(t.default_versions.c.version).where(t.default_versions.c.name == name)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def default_models(self, role: str | None = None) -> list[ModelVersion]:
+        """The default version of every model name, optionally of one role, sorted by name."""
+        mv, dv = t.model_versions, t.default_versions
+        join = mv.join(dv, and_(mv.c.name == dv.c.name, mv.c.version == dv.c.version))
+        query = select(mv).select_from(join).order_by(mv.c.name)
+        if role is not None:
+            query = query.where(mv.c.role == role)
+        with self.engine.connect() as conn:
+            return [ModelVersion(**row) for row in conn.execute(query).mappings()]
+
+    # Predictions
+
+    def add_prediction(self, prediction: Prediction) -> bool:
+        """Record a model version's label map of an image; False if it was recorded before."""
+        return self._add(t.predictions, _prediction_row(prediction))
+
+    def add_predictions(self, predictions: Iterable[Prediction]) -> int:
+        """Record many predictions in one transaction; how many were new."""
+        with self.engine.begin() as conn:
+            return sum(
+                conn.execute(self._insert(t.predictions).values(_prediction_row(p)).on_conflict_do_nothing()).rowcount
+                for p in predictions
+            )
+
+    def prediction(self, image_id: str, model: str, version: str) -> Prediction | None:
+        """The recorded prediction, if any."""
+        p = t.predictions
+        query = select(p).where(p.c.image_id == image_id, p.c.model == model, p.c.version == version)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return Prediction(**row) if row else None
+
+    def predictions_for_model_version(self, model: str, version: str, batch_size: int = 1000) -> Iterator[Prediction]:
+        """Every prediction of one model version, by image id, read a page at a time."""
+        p, after = t.predictions, ""
+        while True:
+            # Keyset pages: no cursor stays open between pages, so writers are never blocked.
+            query = (
+                select(p)
+                .where(p.c.model == model, p.c.version == version, p.c.image_id > after)
+                .order_by(p.c.image_id)
+                .limit(batch_size)
+            )
+            with self.engine.connect() as conn:
+                page = [Prediction(**row) for row in conn.execute(query).mappings()]
+            yield from page
+            if len(page) < batch_size:
+                return
+            after = page[-1].image_id
+
+    # Rounds
+
+    def start_round(
+        self, round: int, target: str, target_version: str, n3: int, n4: int,
+        settings: dict | None = None, state: str = "started",
+    ) -> bool:
+        """Open round `round` troubleshooting target_version; False if it was already started."""
+        at = now()
+        row = dict(round=round, state=state, target=target, target_version=target_version, n3=n3, n4=n4,
+                   settings=settings or {}, created_at=at, updated_at=at)
+        return self._add(t.rounds, row)
+
+    def set_round_state(self, round: int, state: str) -> None:
+        """Move a round to `state`; KeyError if there is no such round."""
+        query = t.rounds.update().where(t.rounds.c.round == round).values(state=state, updated_at=now())
+        with self.engine.begin() as conn:
+            if conn.execute(query).rowcount == 0:
+                raise KeyError(f"no round {round}")
+
+    def round(self, round: int) -> Round | None:
+        """One round, if started."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.rounds).where(t.rounds.c.round == round)).mappings().first()
+        return Round(**row) if row else None
+
+    def rounds(self) -> list[Round]:
+        """Every round, in order."""
+        with self.engine.connect() as conn:
+            return [Round(**row) for row in conn.execute(select(t.rounds).order_by(t.rounds.c.round)).mappings()]
+
+    # Heaps and the image sets of a round
+
+    def save_heap(self, round: int, key: HeapKey, members: Iterable[Member]) -> None:
+        """Replace the members of one heap of a round, atomically."""
+        key = HeapKey(*key)
+        h = t.heap_members
+        where = and_(h.c.round == round, h.c.competitor == key.competitor,
+                     h.c.class_id == key.class_id, h.c.partition == key.partition)
+        rows = [dict(round=round, competitor=key.competitor, class_id=key.class_id, partition=key.partition,
+                     image_id=m.image_id, distance=m.distance) for m in members]
+        with self.engine.begin() as conn:
+            conn.execute(h.delete().where(where))
+            if rows:
+                conn.execute(h.insert(), rows)
+
+    def load_heaps(self, round: int) -> list[dict]:
+        """The round's heaps as records shaped like `CandidateHeaps.to_records()`."""
+        h = t.heap_members
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(h).where(h.c.round == round)).mappings().all()
+        heaps: dict[HeapKey, list[Member]] = {}
+        for row in rows:
+            key = HeapKey(row["competitor"], row["class_id"], row["partition"])
+            heaps.setdefault(key, []).append(Member(row["image_id"], row["distance"]))
+        order = sorted(heaps, key=lambda k: (k.competitor, k.class_id, PARTITIONS.index(k.partition)))
+        return [
+            {
+                "competitor": key.competitor,
+                "class": key.class_id,
+                "partition_by": key.partition,
+                "members": [{"image": m.image_id, "distance": m.distance}
+                            for m in sorted(heaps[key], key=lambda m: (-m.distance, m.image_id))],
+            }
+            for key in order
+        ]
+
+    def set_round_images(self, round: int, kind: str, image_ids: Iterable[str]) -> None:
+        """Replace the round's set of `kind` (candidates, counterexamples, test, entropy, random)."""
+        ri = t.round_images
+        rows = [dict(round=round, kind=kind, image_id=i) for i in sorted(set(image_ids))]
+        with self.engine.begin() as conn:
+            conn.execute(ri.delete().where(ri.c.round == round, ri.c.kind == kind))
+            if rows:
+                conn.execute(ri.insert(), rows)
+
+    def round_images(self, round: int, kind: str) -> list[str]:
+        """The round's set of `kind`, sorted."""
+        ri = t.round_images
+        query = select(ri.c.image_id).where(ri.c.round == round, ri.c.kind == kind).order_by(ri.c.image_id)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    # Evaluations
+
+    def save_evaluation(self, evaluation: Evaluation) -> None:
+        """Record a model version's mIoU on a split in a round, replacing an earlier measurement."""
+        with self.engine.begin() as conn:
+            self._upsert(conn, t.evaluations, dict(evaluation.__dict__))
+
+    def evaluations(self, round: int) -> list[Evaluation]:
+        """Every evaluation of a round, by split, model and version."""
+        e = t.evaluations
+        query = select(e).where(e.c.round == round).order_by(e.c.split, e.c.model, e.c.version)
+        with self.engine.connect() as conn:
+            return [Evaluation(**row) for row in conn.execute(query).mappings()]
+
+
+def _prediction_row(prediction: Prediction) -> dict:
+    row = dict(prediction.__dict__)
+    row["fractions"] = [float(f) for f in prediction.fractions]
+    row["entropy"] = None if prediction.entropy is None else float(prediction.entropy)
+    return row

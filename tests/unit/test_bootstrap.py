@@ -1,0 +1,69 @@
+"""The composition root: which adapter each setting picks, and clear errors for the rest."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+
+from segmad.adapters.blobstore import LocalBlobStore
+from segmad.adapters.bus import InMemoryBus
+from segmad.adapters.segmenter import TorchSegmenter
+from segmad.bootstrap import SettingError, build
+from segmad.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for name in ("SEGMAD_DATABASE_URL", "DATABASE_URL", "SEGMAD_BLOB_URL", "SEGMAD_BUS", "SEGMAD_TORCHSERVE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_defaults_build_the_embedded_adapters_under_the_data_folder(tmp_path):
+    ports = build(Settings(data_dir=tmp_path))
+    try:
+        assert isinstance(ports.blobs, LocalBlobStore) and ports.blobs.root == (tmp_path / "blobs").resolve()
+        assert isinstance(ports.bus, InMemoryBus) and isinstance(ports.segmenter, TorchSegmenter)
+        assert ports.catalog.engine.url.database == str(tmp_path / "catalog.db")
+    finally:
+        ports.close()
+
+
+def test_the_built_catalog_is_migrated(tmp_path):
+    ports = build(Settings(data_dir=tmp_path))
+    try:
+        assert "images" in inspect(ports.catalog.engine).get_table_names()
+    finally:
+        ports.close()
+
+
+@pytest.mark.parametrize(
+    "override, variable",
+    [
+        ({"blob_url": "s3://bucket"}, "SEGMAD_BLOB_URL"),
+        ({"bus": "kafka://127.0.0.1:9092"}, "SEGMAD_BUS"),
+        ({"torchserve_url": "http://127.0.0.1:8080"}, "SEGMAD_TORCHSERVE_URL"),
+    ],
+)
+def test_a_real_adapter_that_is_not_built_yet_is_refused_by_its_setting(tmp_path, override, variable):
+    with pytest.raises(SettingError, match=f"^{variable}=.*not available yet"):
+        build(Settings(data_dir=tmp_path, **override))
+
+
+@pytest.mark.parametrize(
+    "override, variable",
+    [
+        ({"blob_url": "ftp://host/x"}, "SEGMAD_BLOB_URL"),
+        ({"bus": "redis://host"}, "SEGMAD_BUS"),
+        ({"database_url": "mysql://host/segmad"}, "SEGMAD_DATABASE_URL"),
+    ],
+)
+def test_an_unknown_scheme_is_refused_by_its_setting(tmp_path, override, variable):
+    with pytest.raises(SettingError, match=f"^{variable}="):
+        build(Settings(data_dir=tmp_path, **override))
+
+
+def test_an_unreachable_database_is_refused_by_its_setting_without_the_password(tmp_path):
+    url = "postgresql+psycopg2://postgres:secret@127.0.0.1:9/segmad"  # port 9 (discard) refuses at once
+    with pytest.raises(SettingError, match="^SEGMAD_DATABASE_URL=.*cannot open") as caught:
+        build(Settings(data_dir=tmp_path, database_url=url))
+    assert "secret" not in str(caught.value)

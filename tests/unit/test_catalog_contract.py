@@ -1,0 +1,235 @@
+"""What the catalog promises on every database; a test class per database provides `catalog`
+(an empty, migrated catalog) and mixes this in.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timezone
+
+import numpy as np
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from segmad.catalog import Catalog
+from segmad.catalog.records import Evaluation, Image, ModelVersion, Prediction
+from segmad.mad.bounds import SizeBounds
+from segmad.mad.heaps import CandidateHeaps, HeapKey, Member
+
+
+def image(n: int) -> Image:
+    return Image(f"img-{n:03d}", f"{n:064x}", 64, 48, f"/pool/{n}.png", f"images/img-{n:03d}.png")
+
+
+def model(name="unet", version="1", role="competitor", **extra) -> ModelVersion:
+    return ModelVersion(name, version, arch="unet", role=role, blob_key=f"models/{name}/{version}.pt", **extra)
+
+
+def prediction(n: int, model="unet", version="1", entropy=None) -> Prediction:
+    return Prediction(f"img-{n:03d}", model, version, f"pred/{model}/{version}/{n}.png", [0.5, 0.25, 0.25], entropy)
+
+
+def schema_snapshot(engine) -> dict:
+    """Tables, columns, keys, constraints and indexes as the database reports them."""
+    inspector = inspect(engine)
+    return {
+        table: {
+            "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+            "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign_keys": sorted((fk["constrained_columns"], fk["referred_table"], fk["referred_columns"])
+                                   for fk in inspector.get_foreign_keys(table)),
+            "unique": sorted(u["column_names"] for u in inspector.get_unique_constraints(table)),
+            "indexes": sorted((i["name"], i["column_names"], bool(i["unique"])) for i in inspector.get_indexes(table)),
+            "checks": sorted(c["name"] or "" for c in inspector.get_check_constraints(table)),
+        }
+        for table in sorted(inspector.get_table_names())
+        if table != "alembic_version"
+    }
+
+
+class CatalogContract:
+    @pytest.fixture
+    def catalog(self) -> Catalog:
+        raise NotImplementedError("a database's test class provides an empty, migrated catalog")
+
+    @pytest.fixture
+    def stocked(self, catalog) -> Catalog:
+        """A catalog with images 1..5, unet versions 1 and 2 and a target deeplab version 1."""
+        for n in range(1, 6):
+            catalog.add_image(image(n))
+        for m in (model(), model(version="2"), model("deeplab", role="target")):
+            catalog.add_model_version(m)
+        return catalog
+
+    # Images and rejections
+
+    def test_an_added_image_reads_back_with_a_utc_ingestion_time(self, catalog):
+        assert catalog.add_image(image(1))
+        stored = catalog.image("img-001")
+        assert stored.ingested_at.tzinfo == timezone.utc
+        assert stored == Image(**{**image(1).__dict__, "ingested_at": stored.ingested_at})
+
+    def test_adding_an_image_twice_keeps_one(self, catalog):
+        assert [catalog.add_image(image(1)), catalog.add_image(image(1))] == [True, False]
+        assert catalog.image_ids() == ["img-001"]
+
+    def test_an_image_with_known_content_under_a_new_id_is_not_added(self, catalog):
+        catalog.add_image(image(1))
+        assert not catalog.add_image(Image("other", image(1).sha256, 1, 1, "elsewhere", "images/other.png"))
+        assert catalog.image_ids() == ["img-001"]
+
+    def test_an_unknown_image_is_none(self, catalog):
+        assert catalog.image("missing") is None
+
+    def test_a_source_rejected_twice_keeps_its_latest_reason(self, catalog):
+        catalog.add_rejection("/pool/x.txt", "not an image")
+        catalog.add_rejection("/pool/x.txt", "too small")
+        assert [(r.source, r.reason) for r in catalog.rejections()] == [("/pool/x.txt", "too small")]
+
+    # Model versions
+
+    def test_a_model_version_reads_back_with_its_metrics_and_lineage(self, catalog):
+        catalog.add_model_version(model("deeplab", "1", role="target"))
+        tuned = model("deeplab", "2", role="target", parent_version="1", trained_on_round=1, metrics={"miou": 0.61})
+        catalog.add_model_version(tuned)
+        stored = catalog.model_version("deeplab", "2")
+        assert stored == ModelVersion(**{**tuned.__dict__, "created_at": stored.created_at})
+
+    def test_registering_a_version_twice_keeps_the_first(self, catalog):
+        assert catalog.add_model_version(model(metrics={"miou": 0.5}))
+        assert not catalog.add_model_version(model(metrics={"miou": 0.9}))
+        assert [m.metrics for m in catalog.model_versions("unet")] == [{"miou": 0.5}]
+
+    def test_model_versions_filter_by_role(self, stocked):
+        assert [(m.name, m.version) for m in stocked.model_versions(role="target")] == [("deeplab", "1")]
+
+    def test_the_default_version_is_the_one_set_last(self, stocked):
+        stocked.set_default_version("unet", "1")
+        stocked.set_default_version("unet", "2")
+        assert stocked.default_version("unet") == "2"
+
+    def test_a_name_without_a_default_has_none(self, stocked):
+        assert stocked.default_version("unet") is None
+
+    def test_an_unregistered_version_cannot_become_the_default(self, stocked):
+        with pytest.raises(IntegrityError):
+            stocked.set_default_version("unet", "9")
+
+    def test_default_models_gives_the_default_version_of_each_name(self, stocked):
+        stocked.set_default_version("unet", "2")
+        stocked.set_default_version("deeplab", "1")
+        assert [(m.name, m.version) for m in stocked.default_models("competitor")] == [("unet", "2")]
+
+    # Predictions
+
+    def test_a_prediction_reads_back_exactly(self, stocked):
+        exact = Prediction("img-001", "unet", "1", "p.png", [1 / 3, 2 / 3, 0.0], entropy=math.pi)
+        stocked.add_prediction(exact)
+        assert stocked.prediction("img-001", "unet", "1") == exact
+
+    def test_adding_a_prediction_twice_keeps_one(self, stocked):
+        assert [stocked.add_prediction(prediction(1)), stocked.add_prediction(prediction(1))] == [True, False]
+        assert len(list(stocked.predictions_for_model_version("unet", "1"))) == 1
+
+    def test_adding_predictions_in_bulk_counts_only_new_ones(self, stocked):
+        stocked.add_prediction(prediction(1))
+        assert stocked.add_predictions([prediction(1), prediction(2), prediction(3)]) == 2
+
+    def test_a_prediction_of_an_uncatalogued_image_is_refused(self, stocked):
+        with pytest.raises(IntegrityError):
+            stocked.add_prediction(Prediction("nowhere", "unet", "1", "p.png", [1.0]))
+
+    def test_predictions_of_a_model_version_come_by_image_id_across_pages(self, stocked):
+        for n in (5, 3, 1, 2, 4):
+            stocked.add_prediction(prediction(n))
+        stocked.add_prediction(prediction(1, version="2"))
+        ids = [p.image_id for p in stocked.predictions_for_model_version("unet", "1", batch_size=2)]
+        assert ids == ["img-001", "img-002", "img-003", "img-004", "img-005"]
+
+    # Rounds
+
+    def test_a_started_round_reads_back_with_its_settings(self, stocked):
+        assert stocked.start_round(1, "deeplab", "1", n3=4, n4=10, settings={"seed": 7})
+        r = stocked.round(1)
+        stored = (r.state, r.target, r.target_version, r.n3, r.n4, r.settings)
+        assert stored == ("started", "deeplab", "1", 4, 10, {"seed": 7})
+
+    def test_starting_a_round_twice_keeps_the_first(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=4, n4=10)
+        assert not stocked.start_round(1, "deeplab", "1", n3=8, n4=10)
+        assert [r.n3 for r in stocked.rounds()] == [4]
+
+    def test_a_round_state_change_is_stored_and_stamped(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=4, n4=10)
+        stocked.set_round_state(1, "mining")
+        r = stocked.round(1)
+        assert r.state == "mining" and r.updated_at >= r.created_at
+
+    def test_changing_the_state_of_a_missing_round_is_an_error(self, catalog):
+        with pytest.raises(KeyError):
+            catalog.set_round_state(3, "mining")
+
+    def test_rounds_come_in_order(self, stocked):
+        for n in (2, 1, 3):
+            stocked.start_round(n, "deeplab", "1", n3=4, n4=10)
+        assert [r.round for r in stocked.rounds()] == [1, 2, 3]
+
+    # Heaps
+
+    def test_stored_heaps_load_as_the_records_of_the_same_heaps(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=2, n4=1)
+        heaps = CandidateHeaps(2, SizeBounds(np.zeros(3), np.ones(3)))
+        for key, image_id, d in [(HeapKey("unet", 2, "competitor"), "img-003", 0.5),
+                                 (HeapKey("unet", 2, "target"), "img-001", 1 / 3),
+                                 (HeapKey("unet", 2, "target"), "img-002", 1 / 3),
+                                 (HeapKey("fcn", 1, "target"), "img-004", 0.9)]:
+            heaps.add_member(key, Member(image_id, d))
+        for key, members in heaps.items():
+            stocked.save_heap(1, key, members)
+        assert stocked.load_heaps(1) == heaps.to_records()
+
+    def test_saving_a_heap_again_replaces_its_members(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=2, n4=1)
+        key = HeapKey("unet", 1, "target")
+        stocked.save_heap(1, key, [Member("img-001", 0.2), Member("img-002", 0.1)])
+        stocked.save_heap(1, key, [Member("img-003", 0.4), Member("img-001", 0.2)])
+        assert [m["image"] for m in stocked.load_heaps(1)[0]["members"]] == ["img-003", "img-001"]
+
+    def test_heaps_belong_to_their_round(self, stocked):
+        for n in (1, 2):
+            stocked.start_round(n, "deeplab", "1", n3=2, n4=1)
+        stocked.save_heap(1, HeapKey("unet", 1, "target"), [Member("img-001", 0.2)])
+        assert stocked.load_heaps(2) == []
+
+    # Round images and evaluations
+
+    def test_setting_a_round_image_set_replaces_it(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=2, n4=1)
+        stocked.set_round_images(1, "candidates", ["img-003", "img-001"])
+        stocked.set_round_images(1, "candidates", ["img-002", "img-001", "img-002"])
+        assert stocked.round_images(1, "candidates") == ["img-001", "img-002"]
+
+    def test_round_image_sets_are_kept_apart_by_kind(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=2, n4=1)
+        stocked.set_round_images(1, "counterexamples", ["img-001"])
+        stocked.set_round_images(1, "test", ["img-002"])
+        assert stocked.round_images(1, "counterexamples") == ["img-001"]
+
+    def test_an_unknown_kind_of_round_image_set_is_refused(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=2, n4=1)
+        with pytest.raises(IntegrityError):
+            stocked.set_round_images(1, "favourites", ["img-001"])
+
+    def test_evaluating_again_replaces_the_measurement(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=2, n4=1)
+        stocked.save_evaluation(Evaluation(1, "unet", "1", "T1", 0.4, [0.9, 0.1, None]))
+        stocked.save_evaluation(Evaluation(1, "unet", "1", "T1", 0.5, [0.9, 0.3, None]))
+        assert stocked.evaluations(1) == [Evaluation(1, "unet", "1", "T1", 0.5, [0.9, 0.3, None])]
+
+    def test_evaluations_come_by_split_then_model(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=2, n4=1)
+        for split, name in [("T1", "unet"), ("T0", "unet"), ("T0", "deeplab")]:
+            stocked.save_evaluation(Evaluation(1, name, "1", split, 0.5, {}))
+        order = [(e.split, e.model) for e in stocked.evaluations(1)]
+        assert order == [("T0", "deeplab"), ("T0", "unet"), ("T1", "unet")]
