@@ -1,0 +1,1 @@
+"""`segmad bench`: speed measurements, printed as a table or JSON (not timed tests)."""

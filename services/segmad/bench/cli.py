@@ -1,0 +1,27 @@
+"""`segmad bench NAME`: one benchmark per module, each with add_arguments(parser) and run(args) -> int."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+# name -> (module, one-line help). Every module is imported to build `segmad bench`'s arguments,
+# so a benchmark imports heavy things (torch, servers) inside its run(), not at module level.
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "select": ("segmad.bench.select", "discrepancy cost per pair and end-to-end `segmad select` time"),
+    "labelling": ("segmad.bench.labelling", "p50/p95 latency and ratings/s of 20 annotators over HTTP"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One sub-command per benchmark."""
+    sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
+    for name, (module, help_text) in BENCHMARKS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(benchmark_module=module)
+        importlib.import_module(module).add_arguments(command)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen benchmark."""
+    return importlib.import_module(args.benchmark_module).run(args)

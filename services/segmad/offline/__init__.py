@@ -1,0 +1,1 @@
+"""Offline mining: `segmad select` over label maps a user already has on disk."""

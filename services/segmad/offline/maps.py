@@ -1,0 +1,58 @@
+"""Reading label-map folders: PNG listing and single-channel label maps checked against C."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from segmad.errors import InputError
+from segmad.mad import IGNORE, label_counts
+
+SINGLE_CHANNEL_MODES = ("L", "P")  # P: the palette indices are the labels
+
+
+def list_pngs(folder: Path) -> dict[str, str]:
+    """{image id: file name} for every `<id>.png` in a folder; any other entry is an error.
+
+    Hidden entries (a leading dot, e.g. `.DS_Store`) are skipped, as a user would expect.
+    """
+    if not folder.is_dir():
+        raise InputError("no such folder", folder)
+    names: dict[str, str] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            stem, suffix = os.path.splitext(entry.name)
+            if suffix.lower() != ".png" or not entry.is_file():
+                raise InputError("not a PNG label map (expected <image_id>.png)", folder / entry.name)
+            if stem in names:
+                raise InputError(f"image id {stem!r} appears twice in this folder", folder / entry.name)
+            names[stem] = entry.name
+    return names
+
+
+def read_label_map(path: Path) -> np.ndarray:
+    """The (H, W) uint8 labels of a single-channel PNG (`L`, or `P` read as palette indices)."""
+    try:
+        with Image.open(path) as image:
+            if image.format != "PNG":
+                raise InputError(f"not a PNG file (found {image.format})", path)
+            if image.mode not in SINGLE_CHANNEL_MODES:
+                raise InputError(f"not a single-channel label map (mode {image.mode}; expected L or P)", path)
+            # np.asarray of a P image gives the indices, never the palette colours
+            return np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise InputError(f"cannot read PNG ({error.__class__.__name__}: {error})", path) from None
+
+
+def checked_counts(label_map: np.ndarray, num_classes: int, path: Path) -> np.ndarray:
+    """The map's `label_counts`, after checking that every label is 0..C or 255 (ignore)."""
+    counts = label_counts(label_map)
+    unknown = np.flatnonzero(counts[num_classes + 1 : IGNORE]) + num_classes + 1
+    if unknown.size:
+        raise InputError(f"class id {int(unknown[0])} is above --num-classes {num_classes} (and is not 255)", path)
+    return counts

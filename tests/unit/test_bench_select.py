@@ -1,0 +1,46 @@
+"""`segmad bench select`: realistic synthetic maps, and a tiny run that reports every figure."""
+
+import json
+
+import numpy as np
+import pytest
+
+from segmad.bench.synthetic import blocky_map, disagreeing_map
+from segmad.cli import main
+
+
+def test_blocky_maps_are_a_few_smooth_regions_not_noise():
+    labels = blocky_map(np.random.default_rng(1), size=128, num_labels=21)
+    assert len(np.unique(labels)) <= 5
+    assert np.mean(labels[:, 1:] == labels[:, :-1]) > 0.95  # neighbours mostly agree
+
+
+@pytest.mark.parametrize("low, high", [(0.01, 0.05), (0.20, 0.50)])
+def test_disagreeing_maps_differ_on_the_asked_share_of_pixels(low, high):
+    rng = np.random.default_rng(2)
+    for _ in range(10):
+        truth = blocky_map(rng, size=128, num_labels=21)
+        share = np.mean(disagreeing_map(rng, truth, low, high, num_labels=21) != truth)
+        assert low <= share <= high
+
+
+def test_tiny_run_reports_per_pair_costs_and_end_to_end_times_as_json(capsys):
+    argv = ["bench", "select", "--size", "32", "--pairs", "3", "--repeats", "1", "--images", "4",
+            "--train-masks", "2", "--workers", "1", "--format", "json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["per_pair"]["pairs"]) == {"mostly agree", "strongly disagree"}
+    assert report["per_pair"]["pairs"]["mostly agree"]["pairs_per_second_per_core"] > 0
+    assert report["per_pair"]["label_counts_us"] > 0
+    [run] = report["end_to_end"]["runs"]
+    assert run["workers"] == 1 and run["decode_seconds"] > 0 and run["wall_seconds"] > 0
+    assert report["end_to_end"]["generate_seconds"] > 0
+
+
+def test_table_names_each_pair_kind_and_each_workers_value(capsys):
+    argv = ["bench", "select", "--size", "32", "--pairs", "2", "--repeats", "1", "--images", "3",
+            "--train-masks", "2", "--workers", "1"]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert "mostly agree" in table and "strongly disagree" in table and "label_counts" in table
+    assert "3 images x 6 models" in table and "M identical" in table
