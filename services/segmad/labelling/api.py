@@ -1,0 +1,175 @@
+"""The annotators' JSON API: queues, ratings, masks, reviews, and the pictures they look at."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from segmad.labelling import masks, rating
+from segmad.labelling.campaigns import campaign_for, describe, get_item, list_campaigns
+from segmad.labelling.db import get_db
+from segmad.labelling.errors import Forbidden, Invalid, NotFound
+from segmad.labelling.palette import decode_label_map, overlay_png
+from segmad.labelling.security import login_required
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def blobs():
+    """The app's blob store."""
+    return current_app.extensions["segmad.blobs"]
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("send a JSON object")
+    return body
+
+
+def _picture(data: bytes, mimetype: str) -> Response:
+    # Keys are immutable per item, so the browser may keep them (this is what makes preloading pay).
+    response = Response(data, mimetype=mimetype)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.get("/campaigns")
+@login_required
+def campaigns():
+    """Campaigns the caller works on (all, for admins)."""
+    return jsonify(campaigns=list_campaigns(get_db(), g.user))
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@login_required
+def campaign(campaign_id: int):
+    """One campaign with its progress."""
+    return jsonify(describe(get_db(), campaign_for(get_db(), campaign_id, g.user)))
+
+
+@bp.get("/campaigns/<int:campaign_id>/next")
+@login_required
+def next_items(campaign_id: int):
+    """The caller's next unrated item and the one after it (to preload)."""
+    db = get_db()
+    campaign_for(db, campaign_id, g.user)
+    return jsonify(items=rating.next_items(db, campaign_id, g.user.id),
+                   progress=rating.progress(db, campaign_id, g.user.id))
+
+
+@bp.get("/campaigns/<int:campaign_id>/items/<int:item_id>/rating")
+@login_required
+def my_rating(campaign_id: int, item_id: int):
+    """An item with the caller's own vote, to go back and change it."""
+    db = get_db()
+    campaign_for(db, campaign_id, g.user)
+    return jsonify(rating.rated_item(db, campaign_id, item_id, g.user.id))
+
+
+@bp.put("/campaigns/<int:campaign_id>/items/<int:item_id>/rating")
+@login_required
+def rate(campaign_id: int, item_id: int):
+    """Record the caller's vote: {"rating": 1..5 | "ood", "seconds": s}."""
+    db = get_db()
+    body = _body()
+    rating.submit_rating(db, campaign_for(db, campaign_id, g.user), item_id, g.user.id,
+                         body.get("rating"), body.get("seconds"))
+    return jsonify(saved=True)
+
+
+@bp.get("/campaigns/<int:campaign_id>/items/<int:item_id>/image")
+@login_required
+def image(campaign_id: int, item_id: int):
+    """The item's image."""
+    db = get_db()
+    campaign_for(db, campaign_id, g.user)
+    data = blobs().get(get_item(db, campaign_id, item_id).image_key)
+    return _picture(data, "image/jpeg" if data[:2] == b"\xff\xd8" else "image/png")
+
+
+@bp.get("/campaigns/<int:campaign_id>/items/<int:item_id>/overlay")
+@login_required
+def overlay(campaign_id: int, item_id: int):
+    """The target's prediction in class colours, transparent background (weak campaigns)."""
+    db = get_db()
+    campaign_for(db, campaign_id, g.user)
+    item = get_item(db, campaign_id, item_id)
+    if not item.prediction_key:
+        raise NotFound("this item has no target prediction")
+    return _picture(overlay_png(decode_label_map(blobs().get(item.prediction_key))), "image/png")
+
+
+def _raw(label_map) -> Response:
+    response = Response(label_map.tobytes(), mimetype="application/octet-stream")
+    response.headers["X-Height"], response.headers["X-Width"] = map(str, label_map.shape)
+    return response
+
+
+@bp.get("/campaigns/<int:campaign_id>/items/<int:item_id>/labels")
+@login_required
+def labels(campaign_id: int, item_id: int):
+    """A label map as raw H·W bytes: ?model=NAME for a prediction, ?mask=1 for the saved mask."""
+    db = get_db()
+    campaign = campaign_for(db, campaign_id, g.user)
+    item = get_item(db, campaign_id, item_id)
+    if request.args.get("mask"):
+        mask = masks.mask_of_item(db, item_id)
+        if mask is None:
+            raise NotFound("no mask saved for this item")
+        # Someone else's mask is visible only while it waits for review (or to admins).
+        if not (g.user.is_admin or item.assigned_to == g.user.id or mask.status == "submitted"):
+            raise Forbidden("this mask belongs to another annotator")
+        return _raw(decode_label_map(blobs().get(mask.mask_key)))
+    models = json.loads(item.prediction_keys or "{}")
+    model = request.args.get("model", "")
+    if campaign.kind == "weak" and model in ("", "target"):
+        return _raw(decode_label_map(blobs().get(item.prediction_key)))
+    if model not in models:
+        raise NotFound(f"no prediction of model {model!r} for this item")
+    return _raw(decode_label_map(blobs().get(models[model])))
+
+
+@bp.get("/campaigns/<int:campaign_id>/items/<int:item_id>")
+@login_required
+def dense_item(campaign_id: int, item_id: int):
+    """An item of a dense campaign as the editor needs it."""
+    db = get_db()
+    return jsonify(masks.item_detail(db, campaign_for(db, campaign_id, g.user), item_id))
+
+
+@bp.get("/campaigns/<int:campaign_id>/queue")
+@login_required
+def queue(campaign_id: int):
+    """Masks the caller has to paint and others' masks they can review."""
+    db = get_db()
+    campaign_for(db, campaign_id, g.user)
+    return jsonify(paint=masks.painting_queue(db, campaign_id, g.user.id),
+                   review=masks.review_queue(db, campaign_id, g.user.id))
+
+
+@bp.put("/campaigns/<int:campaign_id>/items/<int:item_id>/mask")
+@login_required
+def save_mask(campaign_id: int, item_id: int):
+    """Save a label map (image/png or raw H·W bytes); ?seconds=S&started_from=MODEL."""
+    db = get_db()
+    campaign = campaign_for(db, campaign_id, g.user)
+    try:
+        seconds = float(request.args.get("seconds", "nan"))
+    except ValueError:
+        raise Invalid("seconds must be a number") from None
+    mask_id = masks.save_mask(db, blobs(), campaign, item_id, g.user, request.get_data(),
+                              request.mimetype, request.args.get("started_from"), seconds)
+    return jsonify(mask_id=mask_id, status="submitted")
+
+
+@bp.post("/campaigns/<int:campaign_id>/masks/<int:mask_id>/review")
+@login_required
+def review(campaign_id: int, mask_id: int):
+    """{"decision": "accept" | "return", "comment": "..."} on another annotator's mask."""
+    db = get_db()
+    body = _body()
+    status = masks.review_mask(db, campaign_for(db, campaign_id, g.user), mask_id, g.user,
+                               body.get("decision"), str(body.get("comment") or ""))
+    return jsonify(status=status)

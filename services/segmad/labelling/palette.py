@@ -1,0 +1,66 @@
+"""Class colours (the PASCAL VOC palette) and label-map PNG encoding."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+IGNORE = 255
+
+
+def voc_palette() -> np.ndarray:
+    """The 256×3 uint8 VOC colour map (bit-interleaved class id; 255 is the ignore colour)."""
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    for label in range(256):
+        c, r, g, b = label, 0, 0, 0
+        for shift in range(7, -1, -1):
+            r |= ((c >> 0) & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        palette[label] = (r, g, b)
+    return palette
+
+
+PALETTE = voc_palette()
+
+
+def hex_colour(label: int) -> str:
+    """CSS colour of a class id."""
+    r, g, b = PALETTE[label]
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def decode_label_map(png: bytes) -> np.ndarray:
+    """A label map (H, W) uint8 from PNG bytes of mode L or P (palette indices are the class ids)."""
+    with Image.open(io.BytesIO(png)) as image:
+        if image.mode not in ("L", "P"):
+            raise ValueError(f"a label map must be a one-channel PNG (mode L or P), got mode {image.mode}")
+        return np.array(image, dtype=np.uint8)
+
+
+def encode_palette_png(label_map: np.ndarray) -> bytes:
+    """VOC-style palette PNG of a label map."""
+    image = Image.fromarray(label_map.astype(np.uint8), mode="P")
+    image.putpalette(PALETTE.flatten().tolist())
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def overlay_png(label_map: np.ndarray) -> bytes:
+    """RGBA PNG of a label map in class colours, background and ignore transparent (for overlays)."""
+    rgba = np.zeros(label_map.shape + (4,), dtype=np.uint8)
+    rgba[..., :3] = PALETTE[label_map]
+    rgba[..., 3] = np.where((label_map == 0) | (label_map == IGNORE), 0, 255)
+    out = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(out, format="PNG")
+    return out.getvalue()
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """(height, width) of an encoded image, read from its header."""
+    with Image.open(io.BytesIO(data)) as image:
+        return image.height, image.width

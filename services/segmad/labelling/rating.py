@@ -1,0 +1,85 @@
+"""Weak rating: an annotator's queue over M and their ACR votes (changeable until the campaign closes)."""
+
+from __future__ import annotations
+
+import math
+
+from sqlalchemy import Connection, and_, func, select
+
+from segmad.labelling.accounts import now
+from segmad.labelling.campaigns import get_item, require_open
+from segmad.labelling.errors import Invalid
+from segmad.labelling.tables import campaign_items, ratings
+from segmad.mad.weak import OUT_OF_DOMAIN, check_rating
+
+MAX_SECONDS = 24 * 3600.0
+
+
+def parse_rating(value) -> float:
+    """A vote from the API: 1..5, or "ood" for out-of-domain; Invalid otherwise."""
+    if value == "ood":
+        return OUT_OF_DOMAIN
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid('a rating is an integer 1..5 or "ood"')
+    try:
+        return check_rating(value)
+    except ValueError as error:
+        raise Invalid(str(error)) from None
+
+
+def parse_seconds(value) -> float:
+    """Seconds spent, a finite number in [0, one day]; Invalid otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise Invalid("seconds must be a number")
+    if not 0 <= value <= MAX_SECONDS:
+        raise Invalid("seconds must be between 0 and 86400")
+    return float(value)
+
+
+def item_json(item, score=None) -> dict:
+    """An item of a weak campaign as the rating page needs it."""
+    base = f"/api/campaigns/{item.campaign_id}/items/{item.id}"
+    return {"id": item.id, "image_id": item.image_id, "position": item.position,
+            "image_url": base + "/image", "prediction_url": base + "/overlay", "rating": score}
+
+
+def next_items(conn: Connection, campaign_id: int, annotator_id: int, count: int = 2) -> list[dict]:
+    """The annotator's next `count` unrated items in order (the second one is for preloading)."""
+    mine = and_(ratings.c.item_id == campaign_items.c.id, ratings.c.annotator_id == annotator_id)
+    query = (select(campaign_items).outerjoin(ratings, mine)
+             .where(campaign_items.c.campaign_id == campaign_id, ratings.c.item_id.is_(None))
+             .order_by(campaign_items.c.position).limit(count))
+    return [item_json(row) for row in conn.execute(query)]
+
+
+def progress(conn: Connection, campaign_id: int, annotator_id: int) -> dict:
+    """How many of the campaign's items the annotator has rated."""
+    total = conn.execute(select(func.count()).where(campaign_items.c.campaign_id == campaign_id)).scalar()
+    rated = conn.execute(select(func.count()).select_from(ratings.join(campaign_items)).where(
+        campaign_items.c.campaign_id == campaign_id, ratings.c.annotator_id == annotator_id)).scalar()
+    return {"rated": rated, "total": total}
+
+
+def rated_item(conn: Connection, campaign_id: int, item_id: int, annotator_id: int) -> dict:
+    """One item with the annotator's own vote on it (None if unrated), to go back and change it."""
+    item = get_item(conn, campaign_id, item_id)
+    row = conn.execute(select(ratings).where(
+        ratings.c.item_id == item_id, ratings.c.annotator_id == annotator_id)).first()
+    score = None if row is None else ("ood" if row.out_of_domain else row.score)
+    return item_json(item, score)
+
+
+def submit_rating(conn: Connection, campaign, item_id: int, annotator_id: int, value, seconds) -> None:
+    """Record (or change) the annotator's vote on an item of an open weak campaign."""
+    require_open(campaign)
+    if campaign.kind != "weak":
+        raise Invalid("this campaign takes masks, not ratings")
+    get_item(conn, campaign.id, item_id)
+    vote = parse_rating(value)
+    ood = vote == OUT_OF_DOMAIN
+    values = {"score": None if ood else int(vote), "out_of_domain": ood,
+              "seconds": parse_seconds(seconds), "rated_at": now()}
+    updated = conn.execute(ratings.update().where(
+        ratings.c.item_id == item_id, ratings.c.annotator_id == annotator_id).values(**values))
+    if updated.rowcount == 0:
+        conn.execute(ratings.insert().values(item_id=item_id, annotator_id=annotator_id, **values))

@@ -1,0 +1,25 @@
+"""`segmad serve SERVICE [--port P]`: run one of segmad's services in the foreground."""
+
+from __future__ import annotations
+
+import importlib
+
+# service name -> module with serve(host, port, workers, threads) -> int
+SERVICES: dict[str, str] = {
+    "labelling": "segmad.labelling.server",
+}
+
+
+def add_arguments(parser) -> None:
+    """SERVICE [--host H] [--port P] [--workers N] [--threads T]."""
+    parser.add_argument("service", choices=sorted(SERVICES))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=2, help="processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per process")
+
+
+def run(args) -> int:
+    """Start the chosen service."""
+    module = importlib.import_module(SERVICES[args.service])
+    return module.serve(args.host, args.port, workers=args.workers, threads=args.threads)
