@@ -105,3 +105,12 @@ def test_is_symmetric_and_bounded(pair):
 @given(label_maps)
 def test_a_map_is_at_zero_distance_from_itself(pair):
     assert discrepancy(pair[0], pair[0]) == 0.0
+
+
+def test_label_counts_of_a_large_map_are_exact_even_for_labels_a_sample_would_miss():
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 3, size=(300, 300)).astype(np.uint8)
+    big[17, 23] = 200  # one pixel: a strided sample cannot be relied on to see it
+    assert np.array_equal(label_counts(big), np.bincount(big.ravel(), minlength=256))
+    blocky = np.kron(rng.integers(0, 21, (10, 10)), np.ones((40, 40), np.int64)).astype(np.uint8)
+    assert np.array_equal(label_counts(blocky), np.bincount(blocky.ravel(), minlength=256))
