@@ -46,7 +46,7 @@ def class_fractions(label_map: np.ndarray, num_classes: int) -> np.ndarray:
 def _miou_from_counts(counts_a: np.ndarray, counts_b: np.ndarray, a_disagreeing: np.ndarray) -> float:
     # |a=k ∧ b=k| = |a=k| − |a=k ∧ a≠b|: only disagreeing pixels need a histogram, which keeps
     # the usual case (maps that mostly agree) close to the cost of one comparison pass.
-    intersection = counts_a - np.bincount(a_disagreeing, minlength=NUM_LABEL_VALUES)
+    intersection = counts_a - label_counts(a_disagreeing)
     union = counts_a + counts_b - intersection
     present = union > 0
     return float(np.mean(intersection[present] / union[present]))
