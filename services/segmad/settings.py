@@ -23,6 +23,8 @@ class Settings:
     s3_access_key: str = field(default_factory=lambda: _env("SEGMAD_S3_ACCESS_KEY", ""))
     s3_secret_key: str = field(default_factory=lambda: _env("SEGMAD_S3_SECRET_KEY", ""))
     torchserve_url: str = field(default_factory=lambda: _env("SEGMAD_TORCHSERVE_URL", ""))
+    secret_key: str = field(default_factory=lambda: _env("SEGMAD_SECRET_KEY", ""))  # signs labelling sessions
+    database_schema: str = field(default_factory=lambda: _env("SEGMAD_DATABASE_SCHEMA", ""))  # PostgreSQL schema
 
     def __post_init__(self):
         # Defaults that depend on data_dir: an embedded SQLite catalog and a local blob folder.

@@ -8,22 +8,13 @@ from pathlib import Path
 
 from flask import Flask
 
-from segmad.adapters.blobstore import BlobStore, LocalBlobStore
-
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
 
-def blob_store_from_url(url: str) -> BlobStore:
-    """The blob store a `file://` URL names (S3 comes through its own adapter once it exists)."""
-    if url.startswith("file://"):
-        return LocalBlobStore(url[len("file://"):])
-    raise ValueError(f"the labelling service cannot open blob store {url!r} yet (only file://)")
-
-
-def _secret_key(data_dir: Path) -> str:
+def _secret_key(configured: str, data_dir: Path) -> str:
     # One key shared by every worker process, kept beside the data so sessions survive restarts.
-    if os.environ.get("SEGMAD_SECRET_KEY"):
-        return os.environ["SEGMAD_SECRET_KEY"]
+    if configured:
+        return configured
     path = data_dir / "labelling-secret-key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -35,21 +26,21 @@ def _secret_key(data_dir: Path) -> str:
 
 def create_app(test_config: dict | None = None) -> Flask:
     """The app: settings from SEGMAD_* unless `test_config` gives DATABASE_URL, BLOB_STORE, SECRET_KEY."""
-    from segmad import settings as settings_module
+    from segmad import bootstrap, settings as settings_module
     from segmad.labelling import admin_api, api, auth, db, pages, security
 
     app = Flask(__name__)
     config = dict(test_config or {})
+    settings = settings_module.load()
     if "DATABASE_URL" not in config or "BLOB_STORE" not in config or "SECRET_KEY" not in config:
-        settings = settings_module.load()
         config.setdefault("DATABASE_URL", settings.database_url)
-        config.setdefault("BLOB_STORE", blob_store_from_url(settings.blob_url))
-        config.setdefault("SECRET_KEY", _secret_key(settings.data_dir))
+        config.setdefault("BLOB_STORE", bootstrap.blob_store(settings.blob_url))
+        config.setdefault("SECRET_KEY", _secret_key(settings.secret_key, settings.data_dir))
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        DATABASE_SCHEMA=os.environ.get("SEGMAD_DATABASE_SCHEMA") or None,
+        DATABASE_SCHEMA=settings.database_schema or None,
     )
     app.config.update(config)
     app.extensions["segmad.engine"] = db.make_engine(app.config["DATABASE_URL"],
