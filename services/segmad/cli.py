@@ -16,7 +16,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("segmad.demo.cli", "run the whole loop embedded on the synthetic world and write the report"),
     "zoo": ("segmad.zoo.cli", "train and list the model zoo"),
     "annotators": ("segmad.labelling.annotators_cmd", "manage annotator accounts: add | token"),
+    "ingest": ("segmad.ingestion.cli", "add images to the pool: a folder, a file, a file of URLs or s3://bucket/prefix"),
     "serve": ("segmad.serve", "run a service: labelling"),
+    "stack": ("segmad.stack.cli", "the local stack of real servers: up | status | down | measure"),
 }
 
 

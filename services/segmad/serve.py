@@ -7,6 +7,7 @@ import importlib
 # service name -> module with serve(host, port, workers, threads) -> int
 SERVICES: dict[str, str] = {
     "labelling": "segmad.labelling.server",
+    "ingestion": "segmad.ingestion.server",
 }
 
 

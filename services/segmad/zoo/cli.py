@@ -1,0 +1,59 @@
+"""`segmad zoo train|list`: train the missing zoo models on the synthetic world, show what is stored."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from segmad import settings
+from segmad.models import ARCHITECTURES
+from segmad.zoo.store import list_checkpoints, summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`train` and `list` subcommands."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    train = sub.add_parser("train", help="train the missing models into <data_dir>/zoo")
+    train.add_argument("--only", nargs="+", choices=list(ARCHITECTURES), metavar="ARCH",
+                       help=f"train only these ({', '.join(ARCHITECTURES)})")
+    train.add_argument("--force", action="store_true", help="retrain even if a checkpoint exists")
+    train.add_argument("--seed", type=int, default=0, help="seed of weights, shuffles and flips (default 0)")
+    train.add_argument("--epochs", type=_positive, help="override every recipe's epochs (quick runs)")
+    train.add_argument("--s0-count", type=_positive, help="train on the first N images of S0 only (quick runs)")
+    train.add_argument("--t0-count", type=_positive, help="score on the first N images of T0 only (quick runs)")
+    train.add_argument("--threads", type=_positive, default=1, help="torch threads (default 1)")
+    train.add_argument("--format", choices=("table", "json"), default="table")
+    listing = sub.add_parser("list", help="show the stored models")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train or list; print a table or JSON on stdout."""
+    zoo_dir = settings.load().zoo_dir
+    if args.action == "train":
+        from segmad.zoo.training import train_zoo  # torch-heavy; only when training
+
+        rows = train_zoo(zoo_dir, args.only or list(ARCHITECTURES), seed=args.seed, force=args.force,
+                         epochs=args.epochs, s0_count=args.s0_count, t0_count=args.t0_count,
+                         threads=args.threads, progress=True)
+    else:
+        rows = [{**summary(m), "path": str(zoo_dir / f"{m['arch']}.pt")} for m in list_checkpoints(zoo_dir)]
+    print(json.dumps(rows, indent=2) if args.format == "json" else _table(rows))
+    return 0
+
+
+def _table(rows: list[dict]) -> str:
+    if not rows:
+        return "no models in the zoo (run `segmad zoo train`)"
+    lines = [f"{'arch':<14} {'role':<11} {'params':>8} {'train s':>8} {'cpu s':>7} {'T0 mIoU':>8}  {'status' if 'status' in rows[0] else 'path'}"]
+    for r in rows:
+        lines.append(f"{r['arch']:<14} {r['role']:<11} {r['params']:>8,} {r['train_seconds']:>8.1f} "
+                     f"{r['train_cpu_seconds'] or 0:>7.1f} {r['t0_miou']:>8.3f}  {r.get('status', r.get('path', ''))}")
+    return "\n".join(lines)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
