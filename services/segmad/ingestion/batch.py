@@ -1,0 +1,63 @@
+"""Ingest many inputs one after another, with a progress bar and a summary of what became of them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from segmad.bootstrap import Ports
+from segmad.ingestion.limits import Limits
+from segmad.ingestion.normalise import Rejected
+from segmad.ingestion.service import DUPLICATE, INGESTED, Outcome, ingest_bytes, reject
+from segmad.ingestion.sources import Input
+
+
+@dataclass
+class Summary:
+    """Counts of ingested, duplicate and rejected inputs, and each rejection."""
+
+    ingested: int = 0
+    duplicates: int = 0
+    rejected_by_reason: Counter = field(default_factory=Counter)
+    rejections: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+
+    def add(self, outcome: Outcome) -> None:
+        """Count one outcome."""
+        if outcome.status == INGESTED:
+            self.ingested += 1
+        elif outcome.status == DUPLICATE:
+            self.duplicates += 1
+        else:
+            self.rejected_by_reason[outcome.reason_code] += 1
+            self.rejections.append((outcome.source, outcome.reason))
+
+    def to_json(self) -> dict:
+        """The summary as `--format json` prints it."""
+        return {
+            "ingested": self.ingested,
+            "duplicates": self.duplicates,
+            "rejected": sum(self.rejected_by_reason.values()),
+            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "rejections": [{"source": s, "reason": r} for s, r in self.rejections],
+        }
+
+
+def ingest_one(ports: Ports, item: Input, limits: Limits) -> Outcome:
+    """Read and ingest one input; a failed read is a recorded rejection like a bad image."""
+    try:
+        data = item.read()
+    except Rejected as why:
+        return reject(ports, item.source, why)
+    return ingest_bytes(ports, data, item.source, limits=limits)
+
+
+def ingest_all(ports: Ports, items: Sequence[Input], limits: Limits = Limits(), progress: bool = False) -> Summary:
+    """Ingest every input in order, then wait until every announcement is on the bus."""
+    summary = Summary()
+    for item in tqdm(items, desc="ingest", unit="file", disable=not progress):
+        summary.add(ingest_one(ports, item, limits))
+    ports.bus.flush()
+    return summary

@@ -1,0 +1,58 @@
+"""`segmad ingest SRC`: add images from a folder, a file, a file of URLs or an S3 prefix to the pool."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from segmad import bootstrap
+from segmad.errors import InputError
+from segmad.ingestion.batch import Summary, ingest_all
+from segmad.ingestion.limits import Limits, limits_from_env
+from segmad.ingestion.sources import inputs
+
+
+def add_arguments(parser) -> None:
+    """SRC [--min-side N] [--max-side N] [--max-pixels N] [--max-bytes N] [--timeout S] [--format F]."""
+    parser.add_argument("source", metavar="SRC",
+                        help="a folder (recursive), an image file, a text file of http(s) URLs, or s3://bucket/prefix")
+    for name in ("min_side", "max_side", "max_pixels", "max_bytes"):
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None,
+                            help=f"default {getattr(Limits(), name)} (or SEGMAD_INGEST_{name.upper()})")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait on a URL (default 10)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _limits(args) -> Limits:
+    given = {name: getattr(args, name) for name in ("min_side", "max_side", "max_pixels", "max_bytes")}
+    base = limits_from_env()
+    try:
+        return Limits(**{**base.__dict__, **{k: v for k, v in given.items() if v is not None}})
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+def _print_text(summary: Summary) -> None:
+    rejected = sum(summary.rejected_by_reason.values())
+    print(f"ingested {summary.ingested}, duplicates {summary.duplicates}, rejected {rejected}")
+    for code, count in sorted(summary.rejected_by_reason.items()):
+        print(f"  {code}: {count}")
+    for source, reason in summary.rejections:
+        print(f"rejected {source}: {reason}", file=sys.stderr)
+
+
+def run(args) -> int:
+    """Ingest everything SRC names and print the summary."""
+    limits = _limits(args)
+    ports = bootstrap.build()
+    try:
+        items = inputs(args.source, limits, args.timeout, open_bucket=lambda b: bootstrap.blob_store(f"s3://{b}"))
+        summary = ingest_all(ports, items, limits, progress=not args.no_progress and sys.stderr.isatty())
+    finally:
+        ports.close()
+    if args.format == "json":
+        print(json.dumps(summary.to_json(), indent=2))
+    else:
+        _print_text(summary)
+    return 0

@@ -1,0 +1,77 @@
+"""Ingest one image: normalise, store once by content, catalogue, announce. Idempotent.
+
+The image is catalogued before ImageIngested is published, so a consumer never sees an id the
+catalog lacks; a crash between the two leaves the image catalogued but unannounced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from segmad import events
+from segmad.adapters.bus import IMAGES
+from segmad.bootstrap import Ports
+from segmad.catalog.records import Image
+from segmad.codec import encode_png, sha256
+from segmad.ingestion.limits import Limits
+from segmad.ingestion.normalise import Rejected, normalise
+from segmad.rounds.keys import image_key
+
+INGESTED, DUPLICATE, REJECTED = "ingested", "duplicate", "rejected"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one input: ingested, duplicate (content already there) or rejected (with a reason)."""
+
+    source: str
+    status: str
+    image_id: str | None = None
+    reason: str | None = None  # "code: detail" for a rejection
+
+    @property
+    def reason_code(self) -> str | None:
+        """The reason's short code, for counting."""
+        return self.reason.split(":", 1)[0] if self.reason else None
+
+
+def content_id(digest: str) -> str:
+    """The image id derived from content: the first 16 hex digits of the stored PNG's sha256."""
+    return digest[:16]
+
+
+def store_image(ports: Ports, rgb: np.ndarray, source: str, image_id: str | None = None) -> Outcome:
+    """Store an RGB uint8 (H, W, 3) image once by content, catalogue it and, if new, publish ImageIngested."""
+    data = encode_png(rgb)
+    digest = sha256(data)
+    key, image_id = image_key(digest), image_id or content_id(digest)
+    if not ports.blobs.exists(key):
+        ports.blobs.put(key, data, "image/png")
+    image = Image(image_id, digest, int(rgb.shape[1]), int(rgb.shape[0]), source, key)
+    if ports.catalog.add_image(image):
+        ports.bus.publish(IMAGES, image_id, events.to_bytes(
+            events.ImageIngested(image_id, digest, key, image.width, image.height)))
+        return Outcome(source, INGESTED, image_id)
+    known = ports.catalog.image(image_id)
+    if known is not None and known.sha256 != digest:
+        return reject(ports, source, Rejected("id-taken", f"image id {image_id!r} names other content"))
+    # Same id and content, or this content under another id: either way it is already in the pool.
+    return Outcome(source, DUPLICATE, known.image_id if known else None)
+
+
+def reject(ports: Ports, source: str, why: Rejected) -> Outcome:
+    """Record that `source` was refused and why."""
+    ports.catalog.add_rejection(source, str(why))
+    return Outcome(source, REJECTED, reason=str(why))
+
+
+def ingest_bytes(ports: Ports, data: bytes, source: str, image_id: str | None = None,
+                 limits: Limits = Limits()) -> Outcome:
+    """Ingest the file `data` read from `source`; a refusal is recorded and returned, never raised."""
+    try:
+        rgb = normalise(data, limits)
+    except Rejected as why:
+        return reject(ports, source, why)
+    return store_image(ports, rgb, source, image_id)

@@ -1,0 +1,125 @@
+"""What `segmad ingest SRC` reads: folders, files, files of URLs (over a local http server) and S3 prefixes."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from ingestion_fixtures import encode, halves
+
+from segmad.adapters.blobstore import LocalBlobStore
+from segmad.errors import InputError
+from segmad.ingestion.fetch import fetch
+from segmad.ingestion.limits import Limits
+from segmad.ingestion.normalise import Rejected
+from segmad.ingestion.sources import inputs
+
+PNG = encode(halves(40, 40), "PNG")
+
+
+def no_bucket(name):
+    raise AssertionError("no S3 here")
+
+
+def sources(spec, limits=Limits(), timeout_s=2.0, open_bucket=no_bucket) -> list[str]:
+    return [item.source for item in inputs(str(spec), limits, timeout_s, open_bucket)]
+
+
+class Pages(BaseHTTPRequestHandler):
+    """GET /ok.png, /big.png (no declared length), /slow.png; anything else 404."""
+
+    def do_GET(self):
+        if self.path == "/slow.png":
+            time.sleep(1.0)
+        body = {"/ok.png": PNG, "/big.png": b"\0" * 5000, "/slow.png": PNG}.get(self.path)
+        self.send_response(200 if body else 404)
+        if self.path != "/big.png":  # the size limit must hold while reading, not only from the header
+            self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args):
+        pass
+
+
+class Site(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that stops reading (as a size limit does) is expected here
+
+
+@pytest.fixture(scope="module")
+def site():
+    server = Site(("127.0.0.1", 0), Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_folder_is_read_recursively_in_order_without_hidden_files(tmp_path):
+    for name in ("b.png", "sub/a.jpg", ".hidden.png", ".cache/c.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(PNG)
+    assert sources(tmp_path) == [str(tmp_path / "b.png"), str(tmp_path / "sub/a.jpg")]
+
+
+def test_a_single_image_file_is_one_input(tmp_path):
+    (tmp_path / "a.png").write_bytes(PNG)
+    [item] = inputs(str(tmp_path / "a.png"), Limits(), 1.0, no_bucket)
+    assert item.read() == PNG
+
+
+def test_a_text_file_of_urls_is_a_list_of_urls(tmp_path, site):
+    (tmp_path / "urls.txt").write_text(f"# my pool\n{site}/ok.png\n\n{site}/missing.png\n")
+    assert sources(tmp_path / "urls.txt") == [f"{site}/ok.png", f"{site}/missing.png"]
+
+
+def test_a_url_is_fetched(site):
+    assert fetch(f"{site}/ok.png", max_bytes=10_000) == PNG
+
+
+@pytest.mark.parametrize(("path", "code"), [("/missing.png", "fetch-failed"), ("/big.png", "file-too-large")])
+def test_a_url_that_fails_or_is_too_big_is_refused(site, path, code):
+    with pytest.raises(Rejected, match=code):
+        fetch(f"{site}{path}", max_bytes=1000)
+
+
+def test_a_url_that_does_not_answer_in_time_is_refused(site):
+    with pytest.raises(Rejected, match="fetch-failed"):
+        fetch(f"{site}/slow.png", max_bytes=10_000, timeout_s=0.2)
+
+
+def test_an_s3_prefix_lists_the_bucket_keys_under_it(tmp_path):
+    bucket = LocalBlobStore(tmp_path)
+    for key in ("photos/2024-a.png", "photos/2025-b.png", "other/c.png"):
+        bucket.put(key, PNG)
+    opened = []
+    items = inputs("s3://pool/photos/2024", Limits(), 1.0, lambda name: opened.append(name) or bucket)
+    assert [i.source for i in items] == ["s3://pool/photos/2024-a.png"] and opened == ["pool"]
+    assert items[0].read() == PNG
+
+
+def test_a_missing_object_in_a_bucket_is_a_refusal_not_a_crash(tmp_path):
+    bucket = LocalBlobStore(tmp_path)
+    bucket.put("a.png", PNG)
+    [item] = inputs("s3://pool/", Limits(), 1.0, lambda name: bucket)
+    bucket.delete("a.png")
+    with pytest.raises(Rejected, match="unreadable"):
+        item.read()
+
+
+def test_a_file_over_the_byte_limit_is_refused_unread(tmp_path):
+    (tmp_path / "a.png").write_bytes(PNG)
+    [item] = inputs(str(tmp_path / "a.png"), Limits(max_bytes=10), 1.0, no_bucket)
+    with pytest.raises(Rejected, match="file-too-large"):
+        item.read()
+
+
+@pytest.mark.parametrize("spec", ["nowhere/at/all", "ftp://host/x.png"])
+def test_a_source_segmad_cannot_read_is_a_user_error(spec):
+    with pytest.raises(InputError):
+        sources(spec)
