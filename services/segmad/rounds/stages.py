@@ -1,0 +1,87 @@
+"""The stages of a round as functions of the ports, shared by the embedded loop and the services.
+
+Each stage is idempotent: it skips work whose result the catalog already holds, so a stage
+interrupted at any point and run again ends where an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from segmad import events
+from segmad.adapters.bus import PREDICTIONS
+from segmad.adapters.segmenter import ModelRef
+from segmad.bootstrap import Ports
+from segmad.catalog.records import Prediction
+from segmad.codec import decode_png, encode_png
+from segmad.ingestion.service import INGESTED, store_image
+from segmad.mad import CandidateHeaps, SizeBounds, class_fractions, discrepancy, label_counts
+from segmad.rounds.keys import prediction_key
+
+
+def _batches(items: Sequence, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def ingest_arrays(ports: Ports, items: Iterable[tuple[str, np.ndarray]], source: str, progress: bool = False) -> int:
+    """Store, catalogue and announce RGB images given as (image_id, array); returns how many were new."""
+    bar = tqdm(items, desc=f"ingest {source}", unit="img", disable=not progress, leave=False)
+    return sum(store_image(ports, array, source, image_id).status == INGESTED for image_id, array in bar)
+
+
+def load_images(ports: Ports, image_ids: Sequence[str]) -> np.ndarray:
+    """The stored RGB images, stacked (N, H, W, 3)."""
+    return np.stack([decode_png(ports.blobs.get(ports.catalog.image(i).blob_key)) for i in image_ids])
+
+
+def load_prediction(ports: Ports, model: ModelRef, image_id: str) -> np.ndarray:
+    """A model version's stored label map of one image."""
+    return decode_png(ports.blobs.get(prediction_key(model.name, model.version, image_id)))
+
+
+def predict(ports: Ports, model: ModelRef, image_ids: Sequence[str], num_classes: int,
+            batch_size: int = 256, progress: bool = False) -> int:
+    """Predict every image a model version has not seen yet; store maps, fractions, entropy; announce."""
+    done = {p.image_id for p in ports.catalog.predictions_for_model_version(model.name, model.version)}
+    todo = [i for i in image_ids if i not in done]
+    bar = tqdm(total=len(todo), desc=f"predict {model.name}@{model.version}", unit="img",
+               disable=not progress, leave=False)
+    for batch in _batches(todo, batch_size):
+        labels, entropy = ports.segmenter.predict_with_entropy(model.name, model.version, load_images(ports, batch))
+        rows = []
+        for image_id, label_map, h in zip(batch, labels, entropy):
+            key = prediction_key(model.name, model.version, image_id)
+            ports.blobs.put(key, encode_png(label_map), "image/png")
+            rows.append(Prediction(image_id, model.name, model.version, key,
+                                   class_fractions(label_map, num_classes).tolist(), float(h)))
+        ports.catalog.add_predictions(rows)
+        for row in rows:
+            ports.bus.publish(PREDICTIONS, row.image_id, events.to_bytes(
+                events.PredictionReady(row.image_id, row.model, row.version, row.blob_key, row.fractions)))
+        bar.update(len(batch))
+    bar.close()
+    return len(todo)
+
+
+def mine(ports: Ports, round_: int, target: ModelRef, competitors: Sequence[ModelRef], image_ids: Sequence[str],
+         bounds: SizeBounds, n3: int, progress: bool = False) -> CandidateHeaps:
+    """Build the round's heaps over the pool from stored label maps and save them in the catalog."""
+    heaps = CandidateHeaps(n3, bounds)
+    C = bounds.num_classes
+    for image_id in tqdm(image_ids, desc=f"mine round {round_}", unit="img", disable=not progress, leave=False):
+        t_map = load_prediction(ports, target, image_id)
+        t_counts = label_counts(t_map)
+        t_fractions = t_counts[: C + 1] / t_map.size
+        for competitor in competitors:
+            c_map = load_prediction(ports, competitor, image_id)
+            c_counts = label_counts(c_map)
+            d = discrepancy(t_map, c_map, t_counts, c_counts)
+            heaps.push_pair(competitor.name, image_id, d, t_fractions, c_counts[: C + 1] / c_map.size)
+    for key, members in heaps.items():
+        ports.catalog.save_heap(round_, key, members)
+    ports.catalog.set_round_images(round_, "candidates", heaps.candidates())
+    return heaps
