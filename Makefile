@@ -34,3 +34,14 @@ demo: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info services/*.egg-info
+
+# The local stack of real servers, no Docker (data, logs, pids under var/stack/).
+.PHONY: up status down
+up: install
+	$(BIN)/segmad stack up
+
+status:
+	$(BIN)/segmad stack status
+
+down:
+	$(BIN)/segmad stack down

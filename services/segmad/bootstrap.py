@@ -42,27 +42,42 @@ class Ports:
 def build(settings: Settings | None = None) -> Ports:
     """Adapters chosen by the settings (default: this process's environment); the catalog is migrated."""
     settings = settings or load()
-    blobs, bus, models = blob_store(settings.blob_url), event_bus(settings.bus), segmenter(settings.torchserve_url)
+    blobs, bus, models = blob_store(settings.blob_url, settings), event_bus(settings.bus), segmenter(settings.torchserve_url)
     # The catalog last: it is the one that connects, so a bad setting elsewhere leaves no open pool.
     return Ports(blobs=blobs, bus=bus, catalog=catalog(settings.database_url), segmenter=models)
 
 
-def blob_store(url: str) -> BlobStore:
-    """file:///path → a local folder."""
+def blob_store(url: str, settings: Settings | None = None) -> BlobStore:
+    """file:///path → a local folder; s3://bucket[/prefix] → S3 at SEGMAD_S3_ENDPOINT."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return LocalBlobStore(Path(parsed.netloc + parsed.path))
     if parsed.scheme == "s3":
-        raise SettingError("SEGMAD_BLOB_URL", url, "the S3 blob store is not available yet; use a file:// URL")
+        from segmad.adapters.s3 import S3BlobStore, client_for, split_blob_url
+
+        settings = settings or load()
+        if not settings.s3_endpoint:
+            raise SettingError("SEGMAD_BLOB_URL", url, "an s3:// store needs SEGMAD_S3_ENDPOINT (http://host:port)")
+        try:
+            bucket, prefix = split_blob_url(url)
+            client = client_for(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
+            return S3BlobStore(client, bucket, prefix)
+        except ValueError as error:
+            raise SettingError("SEGMAD_BLOB_URL", url, str(error)) from error
     raise SettingError("SEGMAD_BLOB_URL", url, "expected a file:// or s3:// URL")
 
 
 def event_bus(spec: str) -> EventBus:
-    """memory → the in-process bus."""
+    """memory → the in-process bus; kafka://host:port[?partitions=N] → Kafka."""
     if spec == "memory":
         return InMemoryBus()
     if spec.startswith("kafka://"):
-        raise SettingError("SEGMAD_BUS", spec, "the Kafka bus is not available yet; use 'memory'")
+        from segmad.adapters.kafka import KafkaBus, parse_bus_url
+
+        try:
+            return KafkaBus(**parse_bus_url(spec))
+        except ValueError as error:
+            raise SettingError("SEGMAD_BUS", spec, str(error)) from error
     raise SettingError("SEGMAD_BUS", spec, "expected 'memory' or kafka://host:port")
 
 

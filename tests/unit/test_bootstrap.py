@@ -39,8 +39,6 @@ def test_the_built_catalog_is_migrated(tmp_path):
 @pytest.mark.parametrize(
     "override, variable",
     [
-        ({"blob_url": "s3://bucket"}, "SEGMAD_BLOB_URL"),
-        ({"bus": "kafka://127.0.0.1:9092"}, "SEGMAD_BUS"),
         ({"torchserve_url": "http://127.0.0.1:8080"}, "SEGMAD_TORCHSERVE_URL"),
     ],
 )

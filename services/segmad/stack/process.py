@@ -1,0 +1,120 @@
+"""Background server processes: start detached with a pid file and a log, check, stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Popen objects of the children this process started, kept so they can be reaped (no zombies, no warnings).
+_children: dict[int, subprocess.Popen] = {}
+
+
+@dataclass
+class Service:
+    """One server of the stack: how to run it, where it answers, what it gives the env file."""
+
+    name: str
+    argv: list[str]
+    port: int  # ready once this TCP port accepts
+    address: str  # what `status` shows, e.g. http://127.0.0.1:8333
+    env: dict[str, str] = field(default_factory=dict)
+    exports: dict[str, str] = field(default_factory=dict)  # SEGMAD_* settings for clients of this server
+    before_start: Callable[[], None] | None = None  # e.g. write its config file
+    after_start: Callable[[], None] | None = None  # e.g. create buckets, once the port answers
+    ready_timeout_s: float = 60.0
+    stop_timeout_s: float = 30.0
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def free_ports(count: int, also_free: int = 0, start: int = 20000, stop: int = 45000) -> list[int]:
+    """`count` ports with nothing listening (nor on port + `also_free`, when given), pseudo-randomly spread."""
+    found: list[int] = []
+    candidate = start + (os.getpid() * 7919 + time.monotonic_ns() // 1000) % (stop - start)
+    for _ in range(stop - start):
+        candidate = start + (candidate - start + 97) % (stop - start)
+        wanted = [candidate] + ([candidate + also_free] if also_free else [])
+        if not any(p in found or p - also_free in found or port_open(p) for p in wanted):
+            found.append(candidate)
+            if len(found) == count:
+                return found
+    raise RuntimeError(f"no {count} free ports between {start} and {stop}")
+
+
+def _pid_file(run_dir: Path, name: str) -> Path:
+    return run_dir / f"{name}.pid"
+
+
+def pid_of(run_dir: Path, name: str) -> int | None:
+    """The pid of the running process `name` started, or None (no pid file, or it has exited)."""
+    try:
+        recorded = json.loads(_pid_file(run_dir, name).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    pid = recorded["pid"]
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our exited child, so it does not look alive
+    except ChildProcessError:
+        pass
+    try:
+        # The same program, not a stranger that got the pid after a reboot.
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return pid if cmdline == recorded["argv0"] and status != "Z" else None
+
+
+def start(service: Service, run_dir: Path, log_dir: Path) -> int:
+    """Start `service` detached (it outlives this process) and wait until its port answers; its pid."""
+    if pid_of(run_dir, service.name):
+        raise RuntimeError(f"{service.name} is already running")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    if service.before_start:
+        service.before_start()
+    with open(log_dir / f"{service.name}.log", "ab") as log:
+        child = subprocess.Popen(service.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 env={**os.environ, **service.env}, start_new_session=True)
+    _children[child.pid] = child
+    _pid_file(run_dir, service.name).write_text(json.dumps({"pid": child.pid, "argv0": service.argv[0]}))
+    deadline = time.monotonic() + service.ready_timeout_s
+    while not port_open(service.port):
+        if child.poll() is not None or time.monotonic() > deadline:
+            stop(service, run_dir, grace_s=2)
+            raise RuntimeError(f"{service.name} did not start; see {log_dir / service.name}.log")
+        time.sleep(0.1)
+    if service.after_start:
+        service.after_start()
+    return child.pid
+
+
+def stop(service: Service, run_dir: Path, grace_s: float | None = None) -> bool:
+    """SIGTERM, then SIGKILL after the grace time; whether it was running."""
+    pid = pid_of(run_dir, service.name)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + (service.stop_timeout_s if grace_s is None else grace_s)
+        while pid_of(run_dir, service.name) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_of(run_dir, service.name):
+            os.kill(pid, signal.SIGKILL)
+            while pid_of(run_dir, service.name):
+                time.sleep(0.05)
+    child = _children.pop(pid, None) if pid is not None else None
+    if child is not None:
+        child.wait()
+    _pid_file(run_dir, service.name).unlink(missing_ok=True)
+    return pid is not None

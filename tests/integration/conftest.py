@@ -1,0 +1,28 @@
+"""Fixtures of the integration tests: the local stack of real servers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from segmad.stack.local import Stack
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory) -> dict[str, str]:
+    """SEGMAD_* settings of a live stack: the one `make up` started, else a private one for this session."""
+    shared = Stack(REPO / "var" / "stack")
+    # PostgreSQL is not the stack's own process: these tests need only the servers it runs.
+    if shared.read_env() and all(row["state"] == "running" for row in shared.status() if row["name"] != "postgres"):
+        yield shared.read_env()
+        return
+    private = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        private.up()
+        yield private.read_env()
+    finally:
+        # Throwaway data: no need to wait out SeaweedFS's 15 s graceful stop.
+        private.down(grace_s=2)
