@@ -158,12 +158,25 @@ class Demo:
             self.bookings.append(("mask", booking))
         return masks
 
+    def predictions(self, ref: ModelRef, images: np.ndarray) -> np.ndarray:
+        """A model version's label maps of a set of images."""
+        return np.concatenate([self.ports.segmenter.predict(ref.name, ref.version, images[i:i + self.config.batch_size])
+                               for i in range(0, len(images), self.config.batch_size)])
+
+    def on_split(self, ref: ModelRef, split: str) -> np.ndarray:
+        """Label maps of T0 or W by a model version, predicted once and kept (W serves several measures)."""
+        key = (ref, split)
+        if key not in self._split_predictions:
+            self._split_predictions[key] = self.predictions(ref, (self.t0 if split == "t0" else self.wild)[0])
+        return self._split_predictions[key]
+
     def miou(self, ref: ModelRef, images: np.ndarray, masks: np.ndarray) -> float:
-        matrix = ConfusionMatrix(self.C + 1)
-        for start in range(0, len(images), self.config.batch_size):
-            stop = start + self.config.batch_size
-            matrix.update(masks[start:stop], self.ports.segmenter.predict(ref.name, ref.version, images[start:stop]))
-        return matrix.miou()
+        """Dataset mIoU (one confusion matrix) of a model version on images with their masks."""
+        return _miou(self.predictions(ref, images), masks, self.C)
+
+    def split_miou(self, ref: ModelRef, split: str) -> float:
+        """Dataset mIoU on T0 or W."""
+        return _miou(self.on_split(ref, split), (self.t0 if split == "t0" else self.wild)[1], self.C)
 
     def evaluate(self, i: int, target: ModelRef, test_ids: list[str], masks: dict[str, np.ndarray], record: RoundRecord):
         """f_t^(i) and every g_j on T0, T^(i+1) and W; stored in the catalog."""
@@ -171,10 +184,7 @@ class Demo:
         test_masks = np.stack([masks[x] for x in test_ids]) if test_ids else None
         for ref in [target] + self.competitors:
             name = TARGET if ref.name == TARGET else ref.name
-            cached = self._static_scores.get(ref)
-            scores = cached or {"t0": self.miou(ref, *self.t0), "wild": self.miou(ref, *self.wild)}
-            if ref.name != TARGET:
-                self._static_scores[ref] = scores
+            scores = {"t0": self.split_miou(ref, "t0"), "wild": self.split_miou(ref, "wild")}
             record.t0[name], record.wild[name] = scores["t0"], scores["wild"]
             record.t[name] = self.miou(ref, test_images, test_masks) if test_ids else float("nan")
             for split, value in (("t0", scores["t0"]), ("wild", scores["wild"]), (f"t{i + 1}", record.t[name])):
@@ -203,7 +213,7 @@ class Demo:
         import time
 
         clock = time.perf_counter()
-        self._static_scores: dict[ModelRef, dict] = {}
+        self._split_predictions: dict[tuple[ModelRef, str], np.ndarray] = {}
         self.load_sets()
         for ref, module in list(self.modules.items()):
             self.register(ref, module, TARGET_ARCH if ref.name == TARGET else ref.name,
@@ -245,7 +255,8 @@ class Demo:
         baselines = self.run_baselines(records) if self.config.baselines and records[0].counterexamples else {}
         self.timings["baselines"] = time.perf_counter() - clock - sum(self.timings.values())
         return DemoRun(self.config, records, baselines, self.bookings, self.pool_meta,
-                       {TARGET if r.name == TARGET else r.name: s for r, s in self._static_scores.items()},
+                       {r.name: {"t0": self.split_miou(r, "t0"), "wild": self.split_miou(r, "wild")}
+                        for r in [ModelRef(TARGET, "v0")] + self.competitors},
                        self.wild_failures(), self.random_precision(records[0]), self.timings)
 
     def run_baselines(self, records: list[RoundRecord]) -> dict[str, float]:
@@ -259,16 +270,16 @@ class Demo:
             self.bookings += [("baseline-mask", self.annotators.paint(n % self.config.annotators, x, self.truth(x))[1])
                               for n, x in enumerate(chosen)]
             ref, _ = self.finetune(ModelRef(TARGET, "v0"), f"v1-{method}", chosen, None, self.truth)
-            scores[method] = self.miou(ref, *self.wild)
+            scores[method] = self.split_miou(ref, "wild")
         return scores
 
     def wild_failures(self) -> dict[str, set[int]]:
         """Per round-0 model, the W images it fails on (true per-image mIoU below the threshold)."""
-        images, masks = self.wild
+        masks = self.wild[1]
         failures = {}
         for ref in [ModelRef(TARGET, "v0")] + self.competitors:
-            predictions = self.ports.segmenter.predict(ref.name, ref.version, images)
-            failures[ref.name] = {n for n in range(len(images))
+            predictions = self.on_split(ref, "wild")
+            failures[ref.name] = {n for n in range(len(masks))
                                   if 1.0 - discrepancy(predictions[n], masks[n]) < self.config.failure_threshold}
         return failures
 
@@ -321,3 +332,9 @@ class Demo:
                                        f"mIoU v1 {1 - discrepancy(after, truth):.2f}"))
             rows["gallery_test_T1_before_after"] = fig5
         return rows
+
+
+def _miou(predictions: np.ndarray, masks: np.ndarray, num_classes: int) -> float:
+    matrix = ConfusionMatrix(num_classes + 1)
+    matrix.update(masks, predictions)
+    return matrix.miou()
