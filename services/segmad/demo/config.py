@@ -10,7 +10,7 @@ class DemoConfig:
     """A run of Algorithm 1 on the synthetic world with simulated annotators."""
 
     seed: int = 0               # the pool D, the wild set W and the annotators; the zoo keeps its own seed
-    pool_size: int = 40000      # |D|
+    pool_size: int = 5000       # |D|: fits the 8-minute budget on 2 cores (the world can make 40,000; --pool-size)
     wild_size: int = 2000       # |W|
     rounds: int = 2             # fine-tuning rounds r (so r + 1 mining rounds)
     n3: int = 25                # heap size per (competitor, class, partition)
