@@ -45,3 +45,11 @@ status:
 
 down:
 	$(BIN)/segmad stack down
+
+# Offline validation of the container deployments (also run by tests/unit/test_deploy_manifests.py).
+.PHONY: compose-check k8s-check
+compose-check: install
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+k8s-check: install
+	$(BIN)/kubernetes-validate --strict deploy/k8s/*.yaml

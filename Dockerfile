@@ -1,0 +1,35 @@
+# One image for every segmad service: `docker run IMAGE serve ingestion --host 0.0.0.0`, `… serve labelling`, …
+# Build: docker build -t segmad:latest .
+FROM python:3.11-slim AS build
+
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/segmad
+ENV PATH=/opt/segmad/bin:$PATH
+
+# torch first, from the PyTorch CPU index: PyPI's Linux x86_64 torch wheel depends on the CUDA
+# libraries (several GB) that these CPU services never use. `torch==2.13.0` matches the index's
+# `2.13.0+cpu` build, so the project's exact pin is already satisfied when `pip install .` runs.
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY services ./services
+COPY proto ./proto
+RUN pip install . && rm -rf /src
+
+FROM python:3.11-slim
+
+# A fixed non-root uid, so Kubernetes' runAsNonRoot can check it from the image.
+RUN useradd --uid 10001 --create-home --home-dir /home/segmad segmad \
+    && mkdir -p /var/lib/segmad && chown segmad:segmad /var/lib/segmad
+COPY --from=build /opt/segmad /opt/segmad
+ENV PATH=/opt/segmad/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    SEGMAD_DATA_DIR=/var/lib/segmad \
+    MPLCONFIGDIR=/tmp/matplotlib
+
+USER 10001
+WORKDIR /var/lib/segmad
+EXPOSE 8000 8001
+ENTRYPOINT ["segmad"]
+CMD ["--help"]

@@ -1,0 +1,200 @@
+"""docker-compose.yml and deploy/k8s/ validate offline and give every segmad service the settings it needs."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from ingestion_fixtures import ports  # noqa: F401  (fixture)
+from labelling_fixtures import app, store  # noqa: F401  (fixtures)
+
+from segmad.serve import SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+K8S = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+SECRET_NAME = "segmad-secrets"
+
+DATABASE = {"SEGMAD_DATABASE_URL"}
+BLOBS = {"SEGMAD_BLOB_URL", "SEGMAD_S3_ENDPOINT", "SEGMAD_S3_ACCESS_KEY", "SEGMAD_S3_SECRET_KEY"}
+BUS = {"SEGMAD_BUS"}
+# What each service needs to reach its servers on a stack (the embedded defaults would silently
+# give each container its own SQLite file, blob folder and in-process bus). A new service in
+# segmad.serve.SERVICES fails test_every_service_has_its_needs_decided until it is entered here.
+# Inference loads checkpoints from the blob store into its own process: SEGMAD_TORCHSERVE_URL is
+# refused by bootstrap until the TorchServe segmenter exists, so no service may need it yet.
+NEEDS: dict[str, set[str]] = {
+    "ingestion": DATABASE | BLOBS | BUS,
+    "labelling": DATABASE | BLOBS | {"SEGMAD_SECRET_KEY"},  # replicas must sign sessions alike
+    "inference": DATABASE | BLOBS | BUS,
+    "discrepancy": DATABASE | BLOBS | BUS,
+}
+
+
+@functools.cache
+def variables_segmad_reads() -> tuple[set[str], set[str]]:
+    """(full names, name prefixes such as SEGMAD_INGEST_) found in the package's source."""
+    names = set()
+    for path in (ROOT / "services" / "segmad").rglob("*.py"):
+        names |= set(re.findall(r"SEGMAD_[A-Z0-9_]+", path.read_text()))
+    return {n for n in names if not n.endswith("_")}, {n for n in names if n.endswith("_")}
+
+
+def is_read(name: str) -> bool:
+    full, prefixes = variables_segmad_reads()
+    return name in full or any(name.startswith(p) and len(name) > len(p) for p in prefixes)
+
+
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def compose_service_running(name: str) -> dict | None:
+    """The Compose service whose command is `segmad serve NAME …`."""
+    matches = [s for s in compose()["services"].values() if s.get("command", [])[:2] == ["serve", name]]
+    return matches[0] if len(matches) == 1 else None
+
+
+def k8s_documents() -> list[dict]:
+    return [doc for path in K8S for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def k8s_container_running(name: str) -> dict | None:
+    """The container of a Deployment whose args are `serve NAME …`."""
+    containers = [c for d in k8s_documents() if d["kind"] == "Deployment"
+                  for c in d["spec"]["template"]["spec"]["containers"] if c.get("args", [])[:2] == ["serve", name]]
+    return containers[0] if len(containers) == 1 else None
+
+
+def k8s_environment(container: dict) -> set[str]:
+    """Names the container gets: its env entries plus every key of the ConfigMaps it takes whole."""
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in k8s_documents() if d["kind"] == "ConfigMap"}
+    names = {e["name"] for e in container.get("env", [])}
+    for source in container.get("envFrom", []):
+        names |= set(config_maps[source["configMapRef"]["name"]])
+    return names
+
+
+def secret_keys_referenced() -> list[dict]:
+    return [e["valueFrom"]["secretKeyRef"] for d in k8s_documents() if d["kind"] in ("Deployment", "Job")
+            for c in d["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})]
+
+
+def test_compose_file_follows_the_compose_specification():
+    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
+                             str(COMPOSE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kubernetes_manifests_validate_strictly():
+    validator = Path(sys.executable).with_name("kubernetes-validate")
+    result = subprocess.run([str(validator), "--strict", "--quiet", *map(str, K8S)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_service_has_its_needs_decided():
+    assert set(SERVICES) <= set(NEEDS)
+
+
+def test_needs_name_only_variables_segmad_reads():
+    assert {name for needs in NEEDS.values() for name in needs if not is_read(name)} == set()
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_compose_runs_each_service_with_the_variables_it_needs(service):
+    found = compose_service_running(service)
+    assert found is not None, f"no single Compose service runs `segmad serve {service}`"
+    assert NEEDS[service] - set(found["environment"]) == set()
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_kubernetes_runs_each_service_with_the_variables_it_needs(service):
+    found = k8s_container_running(service)
+    assert found is not None, f"no single Deployment runs `segmad serve {service}`"
+    assert NEEDS[service] - k8s_environment(found) == set()
+
+
+def test_compose_and_kubernetes_set_only_variables_segmad_reads():
+    set_in_compose = {n for s in compose()["services"].values() if s.get("image", "").startswith("segmad")
+                      for n in s.get("environment", {}) if n.startswith("SEGMAD_")}
+    set_in_k8s = {n for d in k8s_documents() if d["kind"] == "ConfigMap" for n in d["data"]}
+    set_in_k8s |= {e["name"] for d in k8s_documents() if d["kind"] in ("Deployment", "Job")
+                   for c in d["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])
+                   if e["name"].startswith("SEGMAD_")}
+    assert {n for n in set_in_compose | set_in_k8s if not is_read(n)} == set()
+
+
+def test_compose_takes_every_secret_from_the_environment():
+    # A secret is only ever a ${VAR:?message} reference, which Compose fills from .env or refuses to start.
+    secret = re.compile(r"PASSWORD|SECRET|ACCESS_KEY|ROOT_USER")
+    reference = re.compile(r"^\$\{[A-Z0-9_]+:\?[^}]+\}$")
+    literal = {f"{name}.{key}" for name, s in compose()["services"].items()
+               for key, value in s.get("environment", {}).items()
+               if secret.search(key) and not reference.match(str(value))}
+    assert literal == set()
+    assert re.search(r"://segmad:\$\{POSTGRES_PASSWORD:\?[^}]+\}@", compose()["x-segmad-settings"]["SEGMAD_DATABASE_URL"])
+
+
+def test_env_example_lists_exactly_the_variables_compose_requires():
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", COMPOSE.read_text()))
+    listed = set(re.findall(r"^([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert listed == required
+
+
+def test_compose_healthchecks_back_every_wait_for_health():
+    services = compose()["services"]
+    waited = {dep for s in services.values() for dep, how in s.get("depends_on", {}).items()
+              if how["condition"] == "service_healthy"}
+    assert {name for name in waited if "healthcheck" not in services[name]} == set()
+
+
+def test_compose_starts_segmad_services_after_the_migration():
+    services = compose()["services"]
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for service in SERVICES:
+        depends = compose_service_running(service)["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_kubernetes_keeps_no_secret_manifest():
+    assert [d["metadata"]["name"] for d in k8s_documents() if d["kind"] == "Secret"] == []
+
+
+def test_kubernetes_secret_keys_are_the_ones_the_readme_creates():
+    readme = (ROOT / "deploy" / "README.md").read_text()
+    command = re.search(rf"kubectl -n segmad create secret generic {SECRET_NAME}((?:.*\\\n)*.*)", readme)
+    assert command is not None, "deploy/README.md shows no `kubectl create secret` command"
+    created = set(re.findall(r"--from-literal=([a-z0-9-]+)=", command.group(1)))
+    references = secret_keys_referenced()
+    assert {r["name"] for r in references} == {SECRET_NAME}
+    assert {r["key"] for r in references} == created
+
+
+def _routes(flask_app) -> set[str]:
+    return {rule.rule for rule in flask_app.url_map.iter_rules() if "GET" in rule.methods}
+
+
+def _health_path(test: list[str]) -> str:
+    return re.search(r"http://127\.0\.0\.1:\d+(/[^'\"]*)", " ".join(test)).group(1)
+
+
+def test_ingestion_probes_are_routes_of_the_ingestion_app(ports):  # noqa: F811
+    from segmad.ingestion.app import create_app
+
+    routes = _routes(create_app({"PORTS": ports}))
+    probe = k8s_container_running("ingestion")
+    assert _health_path(compose_service_running("ingestion")["healthcheck"]["test"]) in routes
+    assert {probe["readinessProbe"]["httpGet"]["path"], probe["livenessProbe"]["httpGet"]["path"]} <= routes
+
+
+def test_labelling_probes_are_routes_of_the_labelling_app(app):  # noqa: F811
+    routes = _routes(app)
+    probe = k8s_container_running("labelling")
+    assert _health_path(compose_service_running("labelling")["healthcheck"]["test"]) in routes
+    assert {probe["readinessProbe"]["httpGet"]["path"], probe["livenessProbe"]["httpGet"]["path"]} <= routes
