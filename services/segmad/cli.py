@@ -17,7 +17,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "zoo": ("segmad.zoo.cli", "train and list the model zoo"),
     "annotators": ("segmad.labelling.annotators_cmd", "manage annotator accounts: add | token"),
     "ingest": ("segmad.ingestion.cli", "add images to the pool: a folder, a file, a file of URLs or s3://bucket/prefix"),
-    "serve": ("segmad.serve", "run a service: labelling"),
+    "serve": ("segmad.serve", "run a service: labelling | ingestion | inference | discrepancy"),
+    "round": ("segmad.rounds.cli", "a mining round: start | status | candidates"),
+    "predictions": ("segmad.rounds.export_cmd", "label maps of a round: export"),
     "stack": ("segmad.stack.cli", "the local stack of real servers: up | status | down | measure"),
 }
 

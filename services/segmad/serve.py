@@ -8,6 +8,8 @@ import importlib
 SERVICES: dict[str, str] = {
     "labelling": "segmad.labelling.server",
     "ingestion": "segmad.ingestion.server",
+    "inference": "segmad.inference.server",
+    "discrepancy": "segmad.discrepancy.server",
 }
 
 

@@ -51,20 +51,61 @@ def predict(ports: Ports, model: ModelRef, image_ids: Sequence[str], num_classes
     bar = tqdm(total=len(todo), desc=f"predict {model.name}@{model.version}", unit="img",
                disable=not progress, leave=False)
     for batch in _batches(todo, batch_size):
-        labels, entropy = ports.segmenter.predict_with_entropy(model.name, model.version, load_images(ports, batch))
-        rows = []
-        for image_id, label_map, h in zip(batch, labels, entropy):
-            key = prediction_key(model.name, model.version, image_id)
-            ports.blobs.put(key, encode_png(label_map), "image/png")
-            rows.append(Prediction(image_id, model.name, model.version, key,
-                                   class_fractions(label_map, num_classes).tolist(), float(h)))
-        ports.catalog.add_predictions(rows)
-        for row in rows:
-            ports.bus.publish(PREDICTIONS, row.image_id, events.to_bytes(
-                events.PredictionReady(row.image_id, row.model, row.version, row.blob_key, row.fractions)))
+        _predict_batch(ports, model, batch, num_classes)
         bar.update(len(batch))
     bar.close()
     return len(todo)
+
+
+def predict_images(ports: Ports, model: ModelRef, image_ids: Sequence[str], num_classes: int) -> int:
+    """Predict the given images a model version lacks; re-announce the ones it has; how many were new.
+
+    Looking each id up (rather than listing the model's predictions) keeps a worker's poll cheap
+    on a large pool. Re-announcing covers a worker killed between its catalog commit and its
+    publish: consumers of PredictionReady are idempotent, a lost announcement is not recoverable.
+    """
+    known = [p for i in image_ids if (p := ports.catalog.prediction(i, model.name, model.version)) is not None]
+    announce(ports, known)
+    have = {p.image_id for p in known}
+    todo = [i for i in image_ids if i not in have]
+    if todo:
+        _predict_batch(ports, model, todo, num_classes)
+    return len(todo)
+
+
+def _predict_batch(ports: Ports, model: ModelRef, batch: Sequence[str], num_classes: int) -> None:
+    labels, entropy = ports.segmenter.predict_with_entropy(model.name, model.version, load_images(ports, batch))
+    rows = []
+    for image_id, label_map, h in zip(batch, labels, entropy):
+        key = prediction_key(model.name, model.version, image_id)
+        ports.blobs.put(key, encode_png(label_map), "image/png")
+        rows.append(Prediction(image_id, model.name, model.version, key,
+                               class_fractions(label_map, num_classes).tolist(), float(h)))
+    ports.catalog.add_predictions(rows)
+    announce(ports, rows)
+
+
+def announce(ports: Ports, predictions: Iterable[Prediction]) -> None:
+    """Publish PredictionReady for catalogued predictions."""
+    for row in predictions:
+        ports.bus.publish(PREDICTIONS, row.image_id, events.to_bytes(
+            events.PredictionReady(row.image_id, row.model, row.version, row.blob_key, list(row.fractions))))
+
+
+def push_image(ports: Ports, heaps: CandidateHeaps, target: ModelRef, competitors: Sequence[ModelRef],
+               image_id: str) -> list:
+    """Offer one image's (target, competitor) pairs to the heaps from stored maps; returns changed keys."""
+    C = heaps.bounds.num_classes
+    t_map = load_prediction(ports, target, image_id)
+    t_counts = label_counts(t_map)
+    t_fractions = t_counts[: C + 1] / t_map.size
+    changed = []
+    for competitor in competitors:
+        c_map = load_prediction(ports, competitor, image_id)
+        c_counts = label_counts(c_map)
+        d = discrepancy(t_map, c_map, t_counts, c_counts)
+        changed += heaps.push_pair(competitor.name, image_id, d, t_fractions, c_counts[: C + 1] / c_map.size)
+    return changed
 
 
 def mine(ports: Ports, round_: int, target: ModelRef, competitors: Sequence[ModelRef], image_ids: Sequence[str],

@@ -1,0 +1,102 @@
+"""The discrepancy worker's logic: a plain function of the PredictionReady events of one poll.
+
+The heaps of the round being mined live in memory and in the catalog. They are loaded at the
+first event (and again when the mining round changes or after a failure), and only heaps that
+changed are written back, once per poll. Heaps ignore repeated pushes and their top-n3 does not
+depend on order, so redelivered or reordered events leave the same heaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from segmad import events
+from segmad.adapters.bus import PREDICTIONS, MalformedMessage, Message
+from segmad.adapters.segmenter import ModelRef
+from segmad.bootstrap import Ports
+from segmad.mad import CandidateHeaps, HeapKey
+from segmad.rounds import stages
+from segmad.rounds.mining import MINING, MiningRound, current_round, mining_round
+
+TOPICS = (PREDICTIONS,)
+
+
+def parse(message: Message) -> events.PredictionReady:
+    """The PredictionReady a message carries; MalformedMessage otherwise."""
+    if message.topic != PREDICTIONS:
+        raise MalformedMessage(f"the discrepancy worker does not read topic {message.topic!r}")
+    return events.from_bytes(events.PredictionReady, message.value)
+
+
+@dataclass
+class WriteStats:
+    """What the worker did, for its metrics: events seen, pairs scored, heaps written."""
+
+    events: int = 0
+    pairs: int = 0
+    heap_writes: int = 0
+
+
+class DiscrepancyHandler:
+    """Scores the pairs that a poll's predictions complete and saves the heaps they changed."""
+
+    def __init__(self, ports: Ports):
+        self.ports = ports
+        self.stats = WriteStats()
+        self._round: MiningRound | None = None
+        self._heaps: CandidateHeaps | None = None
+
+    def __call__(self, message: Message) -> None:
+        self.handle([parse(message)])
+
+    def handle(self, batch: list[events.PredictionReady]) -> None:
+        """Push every completed pair of the poll, then save the changed heaps."""
+        try:
+            self._handle(batch)
+        except BaseException:
+            # Memory may now be ahead of the catalog; a redelivery would then change nothing and
+            # save nothing, so start again from what the catalog holds.
+            self._round = self._heaps = None
+            raise
+
+    def _handle(self, batch: list[events.PredictionReady]) -> None:
+        self.stats.events += len(batch)
+        row = self.ports.catalog.round(self._round.round) if self._round else None
+        if row is None or row.state != MINING:
+            row = current_round(self.ports.catalog)
+            if row is None:
+                self._round = self._heaps = None
+                return  # nothing is being mined; round start re-announces the target's maps
+            self._load(mining_round(self.ports.catalog, row))
+        # A pair both of whose maps arrive in one poll is scored once, not once per map.
+        pairs = sorted({pair for event in batch for pair in self._pairs(event)})
+        changed: set[HeapKey] = set()
+        for competitor, image_id in pairs:
+            changed.update(stages.push_image(self.ports, self._heaps, self._round.target, [competitor], image_id))
+        self.stats.pairs += len(pairs)
+        self._save(changed)
+
+    def _load(self, mining: MiningRound) -> None:
+        self._round = mining
+        self._heaps = CandidateHeaps.from_records(self.ports.catalog.load_heaps(mining.round), mining.n3, mining.bounds)
+
+    def _pairs(self, event: events.PredictionReady) -> list[tuple[ModelRef, str]]:
+        """(competitor, image) pairs whose both maps exist now that this prediction does."""
+        mining, image_id = self._round, event.image_id
+        if image_id in mining.excluded:
+            return []
+        model = ModelRef(event.model, event.version)
+        if model == mining.target:
+            return [(c, image_id) for c in mining.competitors if self._has(c, image_id)]
+        if model in mining.competitors and self._has(mining.target, image_id):
+            return [(model, image_id)]
+        return []
+
+    def _has(self, model: ModelRef, image_id: str) -> bool:
+        return self.ports.catalog.prediction(image_id, model.name, model.version) is not None
+
+    def _save(self, changed: set[HeapKey]) -> None:
+        heaps = dict(self._heaps.items())
+        for key in sorted(changed):
+            self.ports.catalog.save_heap(self._round.round, key, heaps[key])
+            self.stats.heap_writes += 1

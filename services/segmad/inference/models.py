@@ -1,0 +1,33 @@
+"""Loading model versions from their checkpoints in the blob store into an in-process segmenter.
+
+C (foreground classes) is needed to build a network before its weights load. It comes from the
+model version's metrics (`num_classes`) when its publisher recorded it, else from the worker's
+setting (SEGMAD_NUM_CLASSES, default the synthetic world's C): a checkpoint of a bare state_dict
+does not say it in one place every architecture shares.
+"""
+
+from __future__ import annotations
+
+import io
+
+import torch
+
+from segmad.adapters.segmenter import ModelRef, TorchSegmenter
+from segmad.bootstrap import Ports
+from segmad.models import build
+
+
+def ensure_loaded(ports: Ports, ref: ModelRef, num_classes: int) -> int:
+    """Register `ref` in an in-process segmenter from its checkpoint unless it is already served; its C."""
+    version = ports.catalog.model_version(ref.name, ref.version)
+    if version is None:
+        raise LookupError(f"model {ref.name} version {ref.version} is not registered in the catalog")
+    num_classes = int(version.metrics.get("num_classes", num_classes))
+    segmenter = ports.segmenter
+    if not isinstance(segmenter, TorchSegmenter) or ref in segmenter.models():
+        return num_classes  # a remote segmenter serves what was published to it
+    state = torch.load(io.BytesIO(ports.blobs.get(version.blob_key)), map_location="cpu", weights_only=True)
+    module = build(version.arch, num_classes)
+    module.load_state_dict(state)
+    segmenter.register(ref.name, ref.version, module.eval())
+    return num_classes

@@ -1,0 +1,21 @@
+"""`segmad serve inference`: the inference worker as a service (consumer group "inference")."""
+
+from __future__ import annotations
+
+import os
+
+from segmad.inference.handler import TOPICS, InferenceHandler, parse
+from segmad.rounds.worker import serve_worker
+from segmad.world import WorldConfig
+
+
+def num_classes() -> int:
+    """C for checkpoints whose metrics do not say: SEGMAD_NUM_CLASSES, else the synthetic world's."""
+    return int(os.environ.get("SEGMAD_NUM_CLASSES") or WorldConfig().num_classes)
+
+
+def serve(host: str, port: int, workers: int = 1, threads: int = 1) -> int:
+    """Consume images and round events with `workers` members until SIGTERM (`threads` is unused)."""
+    C = num_classes()
+    return serve_worker("inference", TOPICS, parse, lambda ports: InferenceHandler(ports, C), host, port,
+                        members=workers)

@@ -1,0 +1,108 @@
+"""Running a bus worker as a service: consumer threads, /healthz and /metrics, JSON logs, stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import signal
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from segmad import bootstrap
+from segmad.adapters.bus import MalformedMessage
+from segmad.bootstrap import Ports
+from segmad.ingestion.logs import logging_config
+from segmad.rounds.batches import run_batches
+
+
+class WorkerMetrics:
+    """Events handled, dead letters and seconds per poll of one worker."""
+
+    def __init__(self, name: str):
+        self.registry = CollectorRegistry()
+        self.events = Counter(f"segmad_{name}_events", "Events handled", registry=self.registry)
+        self.dead_letters = Counter(f"segmad_{name}_dead_letters", "Messages dead-lettered", registry=self.registry)
+        self.poll_seconds = Histogram(f"segmad_{name}_poll_seconds", "Seconds to handle one poll",
+                                      registry=self.registry)
+
+
+def _http_handler(metrics: WorkerMetrics, alive: Callable[[], bool]):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/healthz":
+                ok = alive()
+                self._send(200 if ok else 503, json.dumps({"status": "ok" if ok else "stopped"}).encode(),
+                           "application/json")
+            elif self.path == "/metrics":
+                self._send(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
+            else:
+                self._send(404, b'{"error": "not found"}', "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str):
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # probes every few seconds would flood the log
+            pass
+
+    return Handler
+
+
+def _consume(ports: Ports, topics, group: str, parse, handler, metrics: WorkerMetrics, stop: threading.Event,
+             failures: list):
+    def counted_parse(message):
+        try:
+            return parse(message)
+        except MalformedMessage:
+            metrics.dead_letters.inc()
+            raise
+
+    def timed_handle(batch):
+        started = time.perf_counter()
+        handler.handle(batch)
+        metrics.poll_seconds.observe(time.perf_counter() - started)
+        metrics.events.inc(len(batch))
+
+    try:
+        run_batches(ports.bus.subscribe(topics, group), counted_parse, timed_handle, ports.bus, stop)
+    except Exception as error:
+        # Uncommitted work is redelivered after a restart; exiting non-zero asks for that restart.
+        logging.getLogger(f"segmad.{group}").exception("consumer failed")
+        failures.append(error)
+        stop.set()
+
+
+def serve_worker(name: str, topics, parse, make_handler: Callable[[Ports], object], host: str, port: int,
+                 members: int = 1) -> int:
+    """Consume `topics` as group `name` with `members` threads until SIGTERM; health and metrics on host:port."""
+    logging.config.dictConfig(logging_config())
+    log = logging.getLogger(f"segmad.{name}")
+    ports, stop, metrics, failures = bootstrap.build(), threading.Event(), WorkerMetrics(name), []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    threads = [threading.Thread(target=_consume, name=f"{name}-{i}", daemon=True,
+                                args=(ports, topics, name, parse, make_handler(ports), metrics, stop, failures))
+               for i in range(members)]
+    server = ThreadingHTTPServer((host, port), _http_handler(metrics, lambda: all(t.is_alive() for t in threads)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    log.info("started", extra={"topics": list(topics), "members": members, "port": server.server_port})
+    try:
+        for t in threads:
+            t.start()
+        while not stop.wait(0.5):  # a timed wait keeps the main thread free to run the signal handler
+            pass
+        for t in threads:
+            t.join()
+    finally:
+        server.shutdown()
+        ports.close()
+    log.info("stopped", extra={"failed": len(failures)})
+    return 1 if failures else 0

@@ -1,0 +1,88 @@
+"""A tiny pool on embedded ports with planted fake models, for the round workers' tests."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+
+from segmad import bootstrap
+from segmad.adapters.bus import run_consumer
+from segmad.catalog.records import ModelVersion
+from segmad.codec import encode_png
+from segmad.discrepancy.handler import TOPICS as PREDICTION_TOPICS, DiscrepancyHandler
+from segmad.inference.handler import TOPICS as IMAGE_TOPICS, InferenceHandler
+from segmad.offline.mining import training_bounds
+from segmad.rounds import control, stages
+from segmad.rounds.keys import checkpoint_key
+from segmad.settings import Settings
+from segmad.world import WorldConfig, sample
+from world_fakes import PlantedModel, TruthTable
+
+WORLD = WorldConfig(num_classes=3, size=32, s0_size=30, t0_size=0, pool_size=30, wild_size=0, seed=5)
+C = WORLD.num_classes
+POOL = [f"pool-{i:06d}" for i in range(WORLD.pool_size)]
+# The target fails on every 3rd pool image, each competitor on a few others.
+FAILS = {"target": set(POOL[::3]), "unet": set(POOL[1::5]), "fcn8s": set(POOL[2::7])}
+ARCH = {"target": "deeplabv3plus", "unet": "unet", "fcn8s": "fcn8s"}
+_TABLE: list[TruthTable] = []
+
+
+def truth_table() -> TruthTable:
+    if not _TABLE:  # rendering the world is the slow part; every test shares one table
+        _TABLE.append(TruthTable([(WORLD, "s0", WORLD.s0_size), (WORLD, "pool", WORLD.pool_size)]))
+    return _TABLE[0]
+
+
+def make_ports(root: Path):
+    """Embedded ports under `root` with every fake model registered, served and made default."""
+    ports = bootstrap.build(Settings(data_dir=root, database_url=f"sqlite:///{root / 'c.db'}",
+                                     blob_url=f"file://{root / 'blobs'}", bus="memory"))
+    for name, fails in FAILS.items():
+        register(ports, name, "v0", PlantedModel(truth_table(), C, fails))
+    return ports
+
+
+def register(ports, name: str, version: str, module: torch.nn.Module) -> None:
+    """Catalogue a model version with its checkpoint, serve it in-process, make it the default."""
+    buffer = io.BytesIO()
+    torch.save(module.state_dict(), buffer)
+    ports.blobs.put(checkpoint_key(name, version), buffer.getvalue())
+    role = "target" if name == "target" else "competitor"
+    ports.catalog.add_model_version(ModelVersion(name, version, ARCH[name], role, checkpoint_key(name, version)))
+    ports.catalog.set_default_version(name, version)
+    ports.segmenter.register(name, version, module)
+
+
+def ingest(ports, ids=POOL) -> None:
+    """Ingest pool images (announced on the bus)."""
+    stages.ingest_arrays(ports, ((i, sample(WORLD, "pool", int(i[-6:])).image) for i in ids), "test")
+
+
+def train_masks(root: Path) -> Path:
+    """S0's masks as PNGs in a folder."""
+    folder = root / "s0-masks"
+    folder.mkdir(exist_ok=True)
+    for i in range(WORLD.s0_size):
+        (folder / f"s0-{i:06d}.png").write_bytes(encode_png(sample(WORLD, "s0", i).mask))
+    return folder
+
+
+def start_round(ports, root: Path, round_: int = 1, version: str = "v0", n3: int = 2):
+    """`round start` on these ports with S0's size bounds."""
+    bounds = training_bounds(train_masks(root), C, progress=False)[0]
+    return control.start(ports, round_, "target", version, n3, 4, bounds)
+
+
+def run_inference(ports, handler=None):
+    """Drain the images and rounds topics through the inference worker."""
+    handler = handler or InferenceHandler(ports, C)
+    return run_consumer(ports.bus.subscribe(IMAGE_TOPICS, "inference"), handler, ports.bus, stop_when_idle=True)
+
+
+def run_discrepancy(ports, handler=None):
+    """Drain the predictions topic through the discrepancy worker."""
+    handler = handler or DiscrepancyHandler(ports)
+    return run_consumer(ports.bus.subscribe(PREDICTION_TOPICS, "discrepancy"), handler, ports.bus,
+                        stop_when_idle=True)
