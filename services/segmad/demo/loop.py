@@ -48,6 +48,7 @@ class RoundRecord:
     t0: dict[str, float] = field(default_factory=dict)
     t: dict[str, float] = field(default_factory=dict)
     wild: dict[str, float] = field(default_factory=dict)
+    wild_shifted: dict[str, float] = field(default_factory=dict)
     finetune: dict = field(default_factory=dict)
 
 
@@ -58,6 +59,7 @@ class DemoRun:
     config: DemoConfig
     rounds: list[RoundRecord]
     baselines: dict[str, float]
+    baselines_shifted: dict[str, float]  # the same on the shifted in-domain images of W
     bookings: list[tuple[str, Booking]]  # ("rating" | "mask" | "baseline-mask", booking)
     pool_meta: dict[str, tuple[tuple[str, ...], bool]]  # image id -> (shifts, in_domain)
     zoo_scores: dict[str, dict[str, float]]
@@ -104,6 +106,9 @@ class Demo:
         self.s0 = stack(w, "s0", range(w.s0_size))
         self.t0 = stack(w, "t0", range(w.t0_size))
         self.wild = stack(self.wild_world, "wild", range(self.config.wild_size))
+        # The part of W where failures live: in-domain images carrying a shift factor.
+        self.wild_shifted = np.array([bool(x.shifts) and x.in_domain
+                                      for x in (sample(self.wild_world, "wild", i) for i in range(self.config.wild_size))])
         self.bounds = size_bounds(np.stack([class_fractions(m, self.C) for m in self.s0[1]]), self.C)
 
     def ingest_pool(self):
@@ -174,6 +179,11 @@ class Demo:
         """Dataset mIoU (one confusion matrix) of a model version on images with their masks."""
         return _miou(self.predictions(ref, images), masks, self.C)
 
+    def shifted_miou(self, ref: ModelRef) -> float:
+        """Dataset mIoU on the shifted in-domain images of W."""
+        keep = self.wild_shifted
+        return _miou(self.on_split(ref, "wild")[keep], self.wild[1][keep], self.C) if keep.any() else float("nan")
+
     def split_miou(self, ref: ModelRef, split: str) -> float:
         """Dataset mIoU on T0 or W."""
         return _miou(self.on_split(ref, split), (self.t0 if split == "t0" else self.wild)[1], self.C)
@@ -186,6 +196,7 @@ class Demo:
             name = TARGET if ref.name == TARGET else ref.name
             scores = {"t0": self.split_miou(ref, "t0"), "wild": self.split_miou(ref, "wild")}
             record.t0[name], record.wild[name] = scores["t0"], scores["wild"]
+            record.wild_shifted[name] = self.shifted_miou(ref)
             record.t[name] = self.miou(ref, test_images, test_masks) if test_ids else float("nan")
             for split, value in (("t0", scores["t0"]), ("wild", scores["wild"]), (f"t{i + 1}", record.t[name])):
                 if not math.isnan(value):  # a test set with no labelled pixel has no mIoU to store
@@ -254,7 +265,7 @@ class Demo:
 
         baselines = self.run_baselines(records) if self.config.baselines and records[0].counterexamples else {}
         self.timings["baselines"] = time.perf_counter() - clock - sum(self.timings.values())
-        return DemoRun(self.config, records, baselines, self.bookings, self.pool_meta,
+        return DemoRun(self.config, records, baselines, getattr(self, "baselines_shifted", {}), self.bookings, self.pool_meta,
                        {r.name: {"t0": self.split_miou(r, "t0"), "wild": self.split_miou(r, "wild")}
                         for r in [ModelRef(TARGET, "v0")] + self.competitors},
                        self.wild_failures(), self.random_precision(records[0]), self.timings)
@@ -266,11 +277,14 @@ class Demo:
         selections = {"entropy": select_by_entropy(entropy, budget),
                       "random": select_random(self.pool_ids, budget, seed=self.config.seed)}
         scores = {"mad": records[1].wild["target"] if len(records) > 1 else float("nan")}
+        shifted = {"mad": records[1].wild_shifted["target"] if len(records) > 1 else float("nan")}
         for method, chosen in selections.items():
             self.bookings += [("baseline-mask", self.annotators.paint(n % self.config.annotators, x, self.truth(x))[1])
                               for n, x in enumerate(chosen)]
             ref, _ = self.finetune(ModelRef(TARGET, "v0"), f"v1-{method}", chosen, None, self.truth)
             scores[method] = self.split_miou(ref, "wild")
+            shifted[method] = self.shifted_miou(ref)
+        self.baselines_shifted = shifted
         return scores
 
     def wild_failures(self) -> dict[str, set[int]]:

@@ -24,7 +24,8 @@ def summarize(run: DemoRun) -> dict:
     """The summary.json content (schema in the README)."""
     threshold = run.config.failure_threshold
     rounds = [
-        {"round": r.round, "t0": r.t0, "t": r.t, "wild": r.wild, "m_size": len(r.candidates),
+        {"round": r.round, "t0": r.t0, "t": r.t, "wild": r.wild, "wild_shifted": r.wild_shifted,
+         "m_size": len(r.candidates),
          "s_size": len(r.counterexamples), "t_size": len(r.test_set), "finetune": r.finetune}
         for r in run.rounds
     ]
@@ -38,6 +39,7 @@ def summarize(run: DemoRun) -> dict:
         "config": dataclasses.asdict(run.config),
         "rounds": rounds,
         "baselines": run.baselines,
+        "baselines_wild_shifted": run.baselines_shifted,
         "cost": {
             "weak_hours": sum(seconds["rating"]) / HOUR,
             "dense_hours": sum(seconds["mask"]) / HOUR,

@@ -33,6 +33,13 @@ def conclusions(summary: dict) -> list[dict]:
             if other in baselines:
                 out.append({"claim": f"MAD beats {other} selection on W (same budget)", "holds": mad > baselines[other],
                             "evidence": f"MAD {_fmt(mad)} vs {other} {_fmt(baselines[other])}"})
+    shifted = summary.get("baselines_wild_shifted")
+    if shifted:
+        for other in ("entropy", "random"):
+            if other in shifted:
+                out.append({"claim": f"MAD beats {other} selection on the shifted images of W (same budget)",
+                            "holds": shifted["mad"] > shifted[other],
+                            "evidence": f"MAD {_fmt(shifted['mad'])} vs {other} {_fmt(shifted[other])}"})
     precision = summary.get("precision")
     if precision:
         out.append({"claim": "S holds more true failures than a random sample of D",

@@ -66,11 +66,16 @@ def render_html(summary: dict, figures: Mapping[str, bytes]) -> str:
         "<h2>Table 1: mIoU on T0 and on the unbiased test sets T(i)</h2>", _table1(summary),
         "<h2>mIoU on the held-out wild set W per round</h2>",
         _table(["model"] + [f"round {r['round']}" for r in rounds], wild_rows),
+        "<p>…and on the shifted in-domain images of W only (where the failures are):</p>",
+        _table(["model"] + [f"round {r['round']}" for r in rounds],
+               [[m] + [r.get("wild_shifted", {}).get(m, float("nan")) for r in rounds] for m in rounds[0]["wild"]]),
         "<p>Set sizes: " + ", ".join(f"round {r['round']}: |M|={r['m_size']}, |S|={r['s_size']}, |T|={r['t_size']}" for r in rounds) + "</p>",
     ]
     if "baselines" in summary:
         sections += ["<h2>Table 2: MAD vs entropy vs random (one round, same labelling budget), mIoU on W</h2>",
-                     _table(["method", "W mIoU"], [[k, v] for k, v in summary["baselines"].items()])]
+                     _table(["method", "W mIoU", "shifted W mIoU"],
+                            [[k, v, summary.get("baselines_wild_shifted", {}).get(k, float("nan"))]
+                             for k, v in summary["baselines"].items()])]
     if "cost" in summary:
         sections += ["<h2>Annotation cost (hours)</h2>", _table(["what", "hours"], [[k, v] for k, v in summary["cost"].items()])]
     if "precision" in summary:
