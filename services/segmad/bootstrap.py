@@ -36,6 +36,7 @@ class Ports:
     def close(self) -> None:
         """Release connections and pools."""
         self.bus.close()
+        self.segmenter.close()
         self.catalog.engine.dispose()
 
 
@@ -96,8 +97,12 @@ def catalog(url: str) -> Catalog:
 
 
 def segmenter(torchserve_url: str) -> Segmenter:
-    """No TorchServe URL → models served in this process."""
+    """No TorchServe URL → models served in this process; http://host:port → that TorchServe."""
     if not torchserve_url:
         return TorchSegmenter()
-    raise SettingError("SEGMAD_TORCHSERVE_URL", torchserve_url,
-                       "the TorchServe segmenter is not available yet; leave it unset to serve models in-process")
+    from segmad.adapters.torchserve import TorchServeSegmenter
+
+    try:
+        return TorchServeSegmenter(torchserve_url)
+    except ValueError as error:
+        raise SettingError("SEGMAD_TORCHSERVE_URL", torchserve_url, str(error)) from error

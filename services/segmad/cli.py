@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "round": ("segmad.rounds.cli", "a mining round: start | status | candidates"),
     "predictions": ("segmad.rounds.export_cmd", "label maps of a round: export"),
     "stack": ("segmad.stack.cli", "the local stack of real servers: up | status | down | measure"),
+    "models": ("segmad.publish.cli", "models served by TorchServe: publish | list | set-default"),
 }
 
 

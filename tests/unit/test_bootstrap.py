@@ -36,15 +36,20 @@ def test_the_built_catalog_is_migrated(tmp_path):
         ports.close()
 
 
-@pytest.mark.parametrize(
-    "override, variable",
-    [
-        ({"torchserve_url": "http://127.0.0.1:8080"}, "SEGMAD_TORCHSERVE_URL"),
-    ],
-)
-def test_a_real_adapter_that_is_not_built_yet_is_refused_by_its_setting(tmp_path, override, variable):
-    with pytest.raises(SettingError, match=f"^{variable}=.*not available yet"):
-        build(Settings(data_dir=tmp_path, **override))
+def test_a_torchserve_url_gives_the_torchserve_segmenter_without_connecting(tmp_path):
+    from segmad.adapters.torchserve import TorchServeSegmenter
+
+    ports = build(Settings(data_dir=tmp_path, torchserve_url="http://127.0.0.1:9"))
+    try:
+        assert isinstance(ports.segmenter, TorchServeSegmenter)
+    finally:
+        ports.segmenter.close()
+        ports.close()
+
+
+def test_a_torchserve_url_without_a_port_is_refused_by_its_setting(tmp_path):
+    with pytest.raises(SettingError, match="^SEGMAD_TORCHSERVE_URL=.*host:port"):
+        build(Settings(data_dir=tmp_path, torchserve_url="http://torchserve"))
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ BUS = {"SEGMAD_BUS"}
 # What each service needs to reach its servers on a stack (the embedded defaults would silently
 # give each container its own SQLite file, blob folder and in-process bus). A new service in
 # segmad.serve.SERVICES fails test_every_service_has_its_needs_decided until it is entered here.
-# Inference loads checkpoints from the blob store into its own process: SEGMAD_TORCHSERVE_URL is
-# refused by bootstrap until the TorchServe segmenter exists, so no service may need it yet.
+# Inference loads checkpoints from the blob store into its own process for now; pointing it at
+# TorchServe (SEGMAD_TORCHSERVE_URL) needs publishing wired into the stack first.
 NEEDS: dict[str, set[str]] = {
     "ingestion": DATABASE | BLOBS | BUS,
     "labelling": DATABASE | BLOBS | {"SEGMAD_SECRET_KEY"},  # replicas must sign sessions alike

@@ -36,6 +36,9 @@ class Segmenter(abc.ABC):
     def predict_with_entropy(self, name: str, version: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Label maps (N, H, W) and each image's mean per-pixel softmax entropy in nats (N,)."""
 
+    def close(self) -> None:
+        """Release connections or pools the adapter holds (none by default)."""
+
 
 class TorchSegmenter(Segmenter):
     """Modules registered in-process (the embedded default); inference runs on the caller's thread."""

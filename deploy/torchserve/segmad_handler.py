@@ -1,0 +1,108 @@
+"""TorchServe handler for segmad: image bytes in, a PNG label map out (and its entropy in a header).
+
+One handler for every model segmad publishes. The .mar holds a TorchScript module mapping a
+normalised (N, 3, H, W) float batch to logits (N, C, H, W) or {"out": logits}, and beside it
+`segmad_model.json`: {"input_size": [H, W], "mean": [r, g, b], "std": [r, g, b], "class_names": [...]}
+with mean/std on the 0..1 scale (torchvision's convention). Each request body is one encoded image
+(PNG, JPEG, ...); it is resized to the declared input size (bilinear) and the label map comes back
+at that size, as an 8-bit greyscale PNG whose pixel values are class indices. The response header
+X-Segmad-Entropy carries the image's mean per-pixel softmax entropy in nats.
+
+Standalone on purpose: TorchServe workers (e.g. the pytorch/torchserve image) do not have segmad.
+Exactly one class lives here because TorchServe instantiates the module's only class.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image
+
+SIDECAR = "segmad_model.json"
+ENTROPY_HEADER = "X-Segmad-Entropy"
+
+
+class SegmadHandler:
+    """initialize once per worker, then handle(batch of requests) -> one PNG per request."""
+
+    def __init__(self):
+        self.model = None
+        self.spec: dict = {}
+        self.initialized = False
+
+    def initialize(self, context) -> None:
+        """Load the TorchScript module and its sidecar from the unpacked archive."""
+        model_dir = context.system_properties["model_dir"]
+        serialized = context.manifest["model"]["serializedFile"]
+        with open(os.path.join(model_dir, SIDECAR)) as handle:
+            self.spec = json.load(handle)
+        self.model = load_module(os.path.join(model_dir, serialized))
+        self.initialized = True
+
+    def preprocess(self, data: list[dict]) -> torch.Tensor:
+        """Request bodies -> normalised float32 (N, 3, H, W) at the declared input size."""
+        height, width = self.spec["input_size"]
+        images = np.stack([decode(body_of(row), (width, height)) for row in data])  # (N, H, W, 3)
+        mean = np.asarray(self.spec["mean"], np.float32) * 255.0
+        std = np.asarray(self.spec["std"], np.float32) * 255.0
+        x = (images.astype(np.float32) - mean) / std
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+    def inference(self, x: torch.Tensor) -> torch.Tensor:
+        """float32 logits (N, C, H, W)."""
+        with torch.inference_mode():
+            out = self.model(x.contiguous(memory_format=torch.channels_last))
+        return (out["out"] if isinstance(out, dict) else out).float()
+
+    def postprocess(self, logits: torch.Tensor) -> tuple[list[bytes], list[float]]:
+        """One PNG label map per image and each image's mean per-pixel entropy in nats."""
+        log_p = torch.log_softmax(logits, dim=1)                          # (N, C, H, W)
+        entropy = (-(log_p.exp() * log_p).sum(1).clamp_min(0.0)).mean((1, 2))  # (N,)
+        maps = logits.argmax(1).to(torch.uint8).numpy()                   # (N, H, W)
+        return [encode_png(m) for m in maps], [float(e) for e in entropy.double()]
+
+    def handle(self, data: list[dict], context) -> list[bytes]:
+        """TorchServe's entry point: a batch of requests -> a batch of PNG bodies."""
+        pngs, entropies = self.postprocess(self.inference(self.preprocess(data)))
+        for idx, entropy in enumerate(entropies):
+            context.set_response_content_type(idx, "image/png")
+            context.set_response_header(idx, ENTROPY_HEADER, repr(entropy))
+        return pngs
+
+
+def load_module(path: str) -> torch.nn.Module:
+    """A TorchScript module on the CPU, in eval mode."""
+    # TorchScript is the format TorchServe's eager runtime loads without the model's source code;
+    # torch marks it deprecated but it still works, and the warning would fail strict runs.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = torch.jit.load(path, map_location="cpu")
+    return module.eval()
+
+
+def body_of(row: dict) -> bytes:
+    """The raw bytes of one request (TorchServe puts them under 'data' or 'body')."""
+    body = row.get("data") if row.get("data") is not None else row.get("body")
+    if not isinstance(body, (bytes, bytearray)):
+        raise ValueError("expected an encoded image as the request body")
+    return bytes(body)
+
+
+def decode(body: bytes, size: tuple[int, int]) -> np.ndarray:
+    """uint8 (H, W, 3) RGB of an encoded image, resized bilinearly to size = (W, H) if needed."""
+    image = Image.open(io.BytesIO(body)).convert("RGB")
+    if image.size != size:
+        image = image.resize(size, Image.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
+
+
+def encode_png(label_map: np.ndarray) -> bytes:
+    """An 8-bit greyscale PNG of a uint8 (H, W) label map."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(label_map, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,72 @@
+"""The segmenter port over TorchServe: one inference request per image, sent concurrently.
+
+SEGMAD_TORCHSERVE_URL is the inference endpoint, e.g. http://127.0.0.1:8080; the management
+endpoint is the same host at port + 1 (TorchServe's 8080/8081 convention) unless the URL says
+`?management=http://host:port`. Each request's body is a PNG of one image; the answer is a PNG
+label map at the model's declared input size and, in X-Segmad-Entropy, the image's mean
+per-pixel softmax entropy (deploy/torchserve/segmad_handler.py). Concurrent requests let
+TorchServe batch them server-side (batch_size / max_batch_delay at registration).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs, urlparse, urlunparse
+
+import numpy as np
+import requests
+
+from segmad.adapters.segmenter import ModelRef, Segmenter, UnknownModel
+from segmad.codec import decode_png, encode_png
+from segmad.publish.management import Management
+
+ENTROPY_HEADER = "X-Segmad-Entropy"
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """(inference URL, management URL) of a SEGMAD_TORCHSERVE_URL."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or not parsed.port:
+        raise ValueError("expected http://host:port[?management=http://host:port]")
+    inference = urlunparse(parsed._replace(query="")).rstrip("/")
+    management = parse_qs(parsed.query).get("management", [""])[0]
+    default = urlunparse(parsed._replace(netloc=f"{parsed.hostname}:{parsed.port + 1}", path="", query=""))
+    return inference, (management or default).rstrip("/")
+
+
+class TorchServeSegmenter(Segmenter):
+    """Models registered in a TorchServe; predictions over its inference API."""
+
+    def __init__(self, url: str, concurrency: int = 8, timeout: float = 60.0):
+        self.inference_url, management_url = split_url(url)
+        self.management = Management(management_url, timeout)
+        self.timeout = timeout
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="torchserve")
+        self._http = requests.Session()
+        self._http.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=concurrency))
+
+    def models(self) -> list[ModelRef]:
+        return self.management.models()
+
+    def predict(self, name: str, version: str, images: np.ndarray) -> np.ndarray:
+        return self.predict_with_entropy(name, version, images)[0]
+
+    def predict_with_entropy(self, name: str, version: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"expected images of shape (N, H, W, 3), got {images.shape}")
+        answers = list(self._pool.map(lambda image: self._one(name, str(version), image), images))
+        if not answers:
+            return np.zeros((0,) + images.shape[1:3], np.uint8), np.zeros(0)
+        return np.stack([m for m, _ in answers]), np.array([e for _, e in answers], dtype=np.float64)
+
+    def _one(self, name: str, version: str, image: np.ndarray) -> tuple[np.ndarray, float]:
+        response = self._http.post(f"{self.inference_url}/predictions/{name}/{version}", data=encode_png(image),
+                                   headers={"Content-Type": "image/png"}, timeout=self.timeout)
+        if response.status_code == 404:
+            raise UnknownModel(f"{name} version {version}")
+        response.raise_for_status()
+        return decode_png(response.content), float(response.headers[ENTROPY_HEADER])
+
+    def close(self) -> None:
+        """Stop the request threads."""
+        self._pool.shutdown(wait=False)

@@ -1,0 +1,1 @@
+"""Publishing models to TorchServe: build a .mar around the generic segmad handler, register it."""

@@ -1,0 +1,98 @@
+"""`segmad models publish|list|set-default`: models served by TorchServe."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import requests
+
+from segmad import settings
+from segmad.adapters.torchserve import split_url
+from segmad.errors import InputError
+from segmad.publish.management import Management, ManagementError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`publish`, `list` and `set-default` subcommands."""
+    parser.add_argument("--torchserve", metavar="URL", help="inference URL (default SEGMAD_TORCHSERVE_URL)")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    pub = sub.add_parser("publish", help="archive a model as a .mar in the model store and register it")
+    pub.add_argument("name")
+    pub.add_argument("--version", help="default: one more than the highest registered integer version")
+    source = pub.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="a segmad zoo checkpoint (.pt)")
+    source.add_argument("--torchscript", type=Path, help="a TorchScript module: normalised (N,3,H,W) -> logits")
+    pub.add_argument("--input-size", type=int, nargs="+", metavar="S", help="H [W] the module takes (--torchscript)")
+    pub.add_argument("--mean", type=float, nargs=3, default=(0.485, 0.456, 0.406), help="0..1 scale (ImageNet's)")
+    pub.add_argument("--std", type=float, nargs=3, default=(0.229, 0.224, 0.225), help="0..1 scale (ImageNet's)")
+    pub.add_argument("--classes", nargs="+", metavar="NAME", help="class names, index 0 first (--torchscript)")
+    pub.add_argument("--model-store", type=Path, required=True, help="TorchServe's --model-store folder")
+    pub.add_argument("--batch-size", type=int, default=8, help="server-side batch size (default 8)")
+    pub.add_argument("--max-batch-delay", type=int, default=20, help="ms to wait to fill a batch (default 20)")
+    pub.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    pub.add_argument("--set-default", action="store_true", help="make this version the default")
+    listing = sub.add_parser("list", help="show the registered models and versions")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    default = sub.add_parser("set-default", help="make VERSION the version /predictions/NAME answers with")
+    default.add_argument("name")
+    default.add_argument("version")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Publish, list or switch; errors from TorchServe become user errors."""
+    url = args.torchserve or settings.load().torchserve_url
+    if not url:
+        raise InputError("no TorchServe: pass --torchserve URL or set SEGMAD_TORCHSERVE_URL")
+    try:
+        management = Management(split_url(url)[1])
+    except ValueError as error:
+        raise InputError(f"TorchServe URL {url!r}: {error}") from error
+    try:
+        if args.action == "publish":
+            _publish(management, args)
+        elif args.action == "set-default":
+            management.set_default(args.name, args.version)
+        else:
+            _list(management, args.format)
+    except requests.ConnectionError as error:
+        raise InputError(f"cannot reach TorchServe's management API at {management.url}") from error
+    except (ValueError, ManagementError, OSError) as error:
+        raise InputError(str(error)) from error
+    return 0
+
+
+def _publish(management: Management, args: argparse.Namespace) -> None:
+    from segmad.publish.archive import ModelSpec
+    from segmad.publish.service import next_version, publish
+
+    spec = None
+    source = args.checkpoint or args.torchscript
+    if not source.is_file():
+        raise InputError(f"no such file: {source}")
+    if args.torchscript is not None:
+        if not args.input_size or len(args.input_size) > 2 or not args.classes:
+            raise InputError("--torchscript needs --input-size H [W] and --classes")
+        size = tuple((args.input_size * 2)[:2])  # one number means a square
+        spec = ModelSpec(size, tuple(args.mean), tuple(args.std), tuple(args.classes))
+    version = args.version or next_version(management, args.name)
+    mar = publish(management, args.model_store, args.name, version, checkpoint=args.checkpoint,
+                  torchscript=args.torchscript, spec=spec, batch_size=args.batch_size,
+                  max_batch_delay_ms=args.max_batch_delay, workers=args.workers, make_default=args.set_default)
+    print(f"published {args.name} version {version} ({mar})")
+
+
+def _list(management: Management, output: str) -> None:
+    rows = []
+    for name in sorted({ref.name for ref in management.models()}):
+        default = management.default_version(name)
+        rows += [{"name": name, "version": v["modelVersion"], "default": v["modelVersion"] == default,
+                  "batch_size": v.get("batchSize"), "max_batch_delay_ms": v.get("maxBatchDelay"),
+                  "workers": len(v.get("workers", []))} for v in management.versions(name)]
+    if output == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"{'name':<20} {'version':<8} {'default':<8} {'batch':>5} {'workers':>7}")
+    for r in rows:
+        print(f"{r['name']:<20} {r['version']:<8} {'yes' if r['default'] else '':<8} {r['batch_size']:>5} {r['workers']:>7}")

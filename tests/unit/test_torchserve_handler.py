@@ -1,0 +1,137 @@
+"""segmad's TorchServe handler, run in this process on a fake TorchServe context (no server)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from segmad.codec import decode_png, encode_png
+from segmad.models import build
+from segmad.models.predict import predict_with_entropy
+from segmad.publish.archive import HANDLER, ModelSpec, build_mar, script_checkpoint
+from segmad.zoo import store
+
+
+def load_handler_module():
+    spec = importlib.util.spec_from_file_location("segmad_handler", HANDLER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeContext:
+    """The parts of TorchServe's Context the handler touches."""
+
+    def __init__(self, model_dir: Path, serialized: str):
+        self.system_properties = {"model_dir": str(model_dir)}
+        self.manifest = {"model": {"serializedFile": serialized}}
+        self.headers: dict[int, dict[str, str]] = {}
+
+    def set_response_content_type(self, idx, value):
+        self.headers.setdefault(idx, {})["Content-Type"] = value
+
+    def set_response_header(self, idx, key, value):
+        self.headers.setdefault(idx, {})[key] = value
+
+
+class DictOut(nn.Module):
+    """A torchvision-style module: logits under "out"."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return {"out": self.inner(x)}
+
+
+def world_like_images(n: int, size: int = 64) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def zoo_dir(tmp_path_factory):
+    """(an unpacked-archive folder holding a traced zoo checkpoint and its sidecar, the eager model)."""
+    folder = tmp_path_factory.mktemp("model_dir")
+    torch.manual_seed(0)
+    model = build("lraspp", 2).eval()
+    store.save(folder / "ckpt.pt", model, {"arch": "lraspp", "num_classes": 2, "input_size": 64})
+    script_checkpoint(folder / "ckpt.pt", folder / "model.pt")  # tracing is the slow part: once per module
+    (folder / "segmad_model.json").write_text(json.dumps(
+        {"input_size": [64, 64], "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "class_names": ["a", "b", "c"]}))
+    return folder, model
+
+
+@pytest.fixture
+def zoo_served(zoo_dir):
+    """(handler initialised on the traced zoo checkpoint, the eager model, the context)."""
+    folder, model = zoo_dir
+    handler = load_handler_module().SegmadHandler()
+    context = FakeContext(folder, "model.pt")
+    handler.initialize(context)
+    return handler, model, context
+
+
+def test_each_request_gets_the_png_label_map_of_the_in_process_model(zoo_served):
+    handler, model, context = zoo_served
+    images = world_like_images(3)
+    bodies = handler.handle([{"body": encode_png(image)} for image in images], context)
+    expected, _ = predict_with_entropy(model, images)
+    assert np.array_equal(np.stack([decode_png(b) for b in bodies]), expected)
+
+
+def test_each_response_carries_its_entropy_and_png_content_type(zoo_served):
+    handler, model, context = zoo_served
+    images = world_like_images(2)
+    handler.handle([{"data": bytearray(encode_png(image))} for image in images], context)
+    _, expected = predict_with_entropy(model, images)
+    assert [float(context.headers[i]["X-Segmad-Entropy"]) for i in range(2)] == pytest.approx(expected, rel=1e-4)
+    assert {context.headers[i]["Content-Type"] for i in range(2)} == {"image/png"}
+
+
+def test_an_image_of_another_size_is_resized_and_labelled_at_the_input_size(zoo_served):
+    handler, _, context = zoo_served
+    body = encode_png(world_like_images(1, size=40)[0])
+    assert decode_png(handler.handle([{"body": body}], context)[0]).shape == (64, 64)
+
+
+def test_a_jpeg_body_is_accepted(zoo_served):
+    handler, _, context = zoo_served
+    buffer = io.BytesIO()
+    Image.fromarray(world_like_images(1)[0]).save(buffer, format="JPEG")
+    assert decode_png(handler.handle([{"body": buffer.getvalue()}], context)[0]).shape == (64, 64)
+
+
+def test_logits_under_out_are_used(zoo_served):
+    handler, model, context = zoo_served
+    handler.model = DictOut(model).eval()
+    images = world_like_images(1)
+    expected, _ = predict_with_entropy(model, images)
+    assert np.array_equal(decode_png(handler.handle([{"body": encode_png(images[0])}], context)[0]), expected[0])
+
+
+def test_a_request_without_an_image_body_is_refused(zoo_served):
+    handler, _, context = zoo_served
+    with pytest.raises(ValueError, match="encoded image"):
+        handler.handle([{"body": {"not": "an image"}}], context)
+
+
+def test_the_archive_holds_the_module_the_handler_and_the_spec(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"module")
+    spec = ModelSpec((32, 48), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), ("background", "red"))
+    mar = build_mar("tiny", "2", tmp_path / "model.pt", spec, tmp_path / "store")
+    with zipfile.ZipFile(mar) as archive:
+        manifest = json.loads(archive.read("MAR-INF/MANIFEST.json"))
+        sidecar = json.loads(archive.read("segmad_model.json"))
+        assert {"model.pt", "segmad_handler.py"} <= set(archive.namelist())
+    assert (mar.name, manifest["model"]["modelVersion"]) == ("tiny-2.mar", "2")
+    assert sidecar == {"input_size": [32, 48], "mean": [0.5] * 3, "std": [0.25] * 3, "class_names": ["background", "red"]}
