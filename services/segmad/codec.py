@@ -28,3 +28,17 @@ def decode_png(data: bytes) -> np.ndarray:
 def sha256(data: bytes) -> str:
     """Hex digest used to address blobs by content."""
     return hashlib.sha256(data).hexdigest()
+
+
+def voc_palette() -> np.ndarray:
+    """The PASCAL VOC colour map: (256, 3) uint8, the class id's bits interleaved into R, G, B."""
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    for label in range(256):
+        c, r, g, b = label, 0, 0, 0
+        for shift in range(7, -1, -1):
+            r |= ((c >> 0) & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        palette[label] = (r, g, b)
+    return palette

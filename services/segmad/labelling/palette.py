@@ -7,21 +7,9 @@ import io
 import numpy as np
 from PIL import Image
 
+from segmad.codec import voc_palette
+
 IGNORE = 255
-
-
-def voc_palette() -> np.ndarray:
-    """The 256×3 uint8 VOC colour map (bit-interleaved class id; 255 is the ignore colour)."""
-    palette = np.zeros((256, 3), dtype=np.uint8)
-    for label in range(256):
-        c, r, g, b = label, 0, 0, 0
-        for shift in range(7, -1, -1):
-            r |= ((c >> 0) & 1) << shift
-            g |= ((c >> 1) & 1) << shift
-            b |= ((c >> 2) & 1) << shift
-            c >>= 3
-        palette[label] = (r, g, b)
-    return palette
 
 
 PALETTE = voc_palette()
