@@ -85,6 +85,7 @@ def test_summary_has_the_documented_schema_and_the_report_is_written(run, tmp_pa
     assert set(summary["baselines"]) == {"mad", "entropy", "random"}
     assert set(summary["cost"]) == {"weak_hours", "dense_hours", "dense_all_m_hours"}
     assert set(summary["precision"]) == {"m", "s", "random"}
+    assert summary["zoo"]["target"]["arch"] == TARGET_ARCH
     assert summary["cost"]["weak_hours"] == pytest.approx(
         sum(b.seconds for k, b in result.bookings if k == "rating") / 3600)
     index = write_report(tmp_path / "report", summary, figures(result, summary, demo.galleries(result)))

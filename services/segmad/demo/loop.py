@@ -62,7 +62,7 @@ class DemoRun:
     baselines_shifted: dict[str, float]  # the same on the shifted in-domain images of W
     bookings: list[tuple[str, Booking]]  # ("rating" | "mask" | "baseline-mask", booking)
     pool_meta: dict[str, tuple[tuple[str, ...], bool]]  # image id -> (shifts, in_domain)
-    zoo_scores: dict[str, dict[str, float]]
+    zoo_scores: dict[str, dict]  # model -> {"arch", "t0", "wild"} of the round-0 models
     wild_failures: dict[str, set[int]]  # model -> indices of W the model fails on (round 0 models)
     random_precision: float
     timings: dict[str, float]
@@ -266,7 +266,8 @@ class Demo:
         baselines = self.run_baselines(records) if self.config.baselines and records[0].counterexamples else {}
         self.timings["baselines"] = time.perf_counter() - clock - sum(self.timings.values())
         return DemoRun(self.config, records, baselines, getattr(self, "baselines_shifted", {}), self.bookings, self.pool_meta,
-                       {r.name: {"t0": self.split_miou(r, "t0"), "wild": self.split_miou(r, "wild")}
+                       {r.name: {"arch": TARGET_ARCH if r.name == TARGET else r.name,
+                                 "t0": self.split_miou(r, "t0"), "wild": self.split_miou(r, "wild")}
                         for r in [ModelRef(TARGET, "v0")] + self.competitors},
                        self.wild_failures(), self.random_precision(records[0]), self.timings)
 
