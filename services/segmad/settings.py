@@ -25,6 +25,7 @@ class Settings:
     torchserve_url: str = field(default_factory=lambda: _env("SEGMAD_TORCHSERVE_URL", ""))
     secret_key: str = field(default_factory=lambda: _env("SEGMAD_SECRET_KEY", ""))  # signs labelling sessions
     database_schema: str = field(default_factory=lambda: _env("SEGMAD_DATABASE_SCHEMA", ""))  # PostgreSQL schema
+    num_classes: int = field(default_factory=lambda: int(_env("SEGMAD_NUM_CLASSES", "8")))  # C when a checkpoint does not say
 
     def __post_init__(self):
         # Defaults that depend on data_dir: an embedded SQLite catalog and a local blob folder.

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
+from segmad import settings
 from segmad.inference.handler import TOPICS, InferenceHandler, parse
 from segmad.rounds.worker import serve_worker
-from segmad.world import WorldConfig
 
 
 def num_classes() -> int:
-    """C for checkpoints whose metrics do not say: SEGMAD_NUM_CLASSES, else the synthetic world's."""
-    return int(os.environ.get("SEGMAD_NUM_CLASSES") or WorldConfig().num_classes)
+    """C for checkpoints whose metrics do not say (SEGMAD_NUM_CLASSES; default the synthetic world's 8)."""
+    return settings.load().num_classes
 
 
 def serve(host: str, port: int, workers: int = 1, threads: int = 1) -> int:
