@@ -3,7 +3,7 @@
 import pytest
 
 from segmad.adapters.bus import DEAD_LETTERS, InMemoryBus, MalformedMessage
-from segmad.rounds.batches import run_batches
+from segmad.adapters.bus import run_batches
 
 
 @pytest.fixture

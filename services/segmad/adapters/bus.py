@@ -14,12 +14,14 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 IMAGES = "images"
 PREDICTIONS = "predictions"
 ROUNDS = "rounds"
 DEAD_LETTERS = "dead-letters"
+
+E = TypeVar("E")  # a parsed event
 TOPICS = (IMAGES, PREDICTIONS, ROUNDS, DEAD_LETTERS)
 
 
@@ -215,6 +217,11 @@ class LoopStats:
     dead_lettered: int = 0
 
 
+def _dead_letter(dead_letters: EventBus, message: Message, error: MalformedMessage, stats: LoopStats) -> None:
+    dead_letters.publish(DEAD_LETTERS, message.key, DeadLetter.of(message, error).to_bytes())
+    stats.dead_lettered += 1
+
+
 def run_consumer(
     consumer: Consumer,
     handle: Callable[[Message], None],
@@ -248,13 +255,53 @@ def run_consumer(
                         handle(message)
                         stats.handled += 1
                     except MalformedMessage as error:
-                        dead_letters.publish(DEAD_LETTERS, message.key, DeadLetter.of(message, error).to_bytes())
+                        _dead_letter(dead_letters, message, error, stats)
                         dead_letters.flush()  # stored before its offset is committed, or it could be lost
-                        stats.dead_lettered += 1
                     done.append(message)
             finally:
                 if done:
                     consumer.commit(done)
+    finally:
+        consumer.close()
+    return stats
+
+
+def run_batches(
+    consumer: Consumer,
+    parse: Callable[[Message], E],
+    handle: Callable[[list[E]], None],
+    dead_letters: EventBus,
+    stop_event: threading.Event | None = None,
+    *,
+    max_records: int = 100,
+    timeout_s: float = 0.2,
+    stop_when_idle: bool = False,
+) -> LoopStats:
+    """Like `run_consumer`, but hands `handle` every parsable message of one poll at once, then commits the poll.
+
+    Batching lets a worker predict or save heaps once per poll. A message `parse` refuses with
+    MalformedMessage goes to the dead-letter topic; an error in `handle` leaves the whole poll
+    uncommitted, so it is delivered again.
+    """
+    stats = LoopStats()
+    stopping = stop_event.is_set if stop_event is not None else (lambda: False)
+    try:
+        while not stopping():
+            batch = consumer.poll(max_records, timeout_s)
+            if not batch and stop_when_idle:
+                break
+            parsed = []
+            for message in batch:
+                try:
+                    parsed.append(parse(message))
+                except MalformedMessage as error:
+                    _dead_letter(dead_letters, message, error, stats)
+            if parsed:
+                handle(parsed)
+            if batch:
+                dead_letters.flush()  # dead letters stored before their offsets are committed
+                consumer.commit(batch)
+                stats.handled += len(parsed)
     finally:
         consumer.close()
     return stats

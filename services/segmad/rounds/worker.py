@@ -17,7 +17,7 @@ from segmad import bootstrap
 from segmad.adapters.bus import MalformedMessage
 from segmad.bootstrap import Ports
 from segmad.ingestion.logs import logging_config
-from segmad.rounds.batches import run_batches
+from segmad.adapters.bus import run_batches
 
 
 class WorkerMetrics:
