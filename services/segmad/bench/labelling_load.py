@@ -28,7 +28,7 @@ def prepare(url: str, blob_dir: Path, annotators: int, items: int, schema: str =
     from segmad.catalog.schema import metadata
     from segmad.labelling import accounts
     from segmad.labelling.campaigns import create_weak_campaign
-    from segmad.labelling.db import make_engine
+    from segmad.catalog import make_engine
 
     store, rng = LocalBlobStore(blob_dir), np.random.default_rng(0)
     for i in range(items):

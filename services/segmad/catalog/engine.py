@@ -11,13 +11,20 @@ from sqlalchemy.pool import StaticPool
 DIALECTS = ("sqlite", "postgresql")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for a sqlite:/// or postgresql:// URL; SQLite gets foreign keys, WAL and a busy timeout."""
+def make_engine(url: str, schema: str | None = None) -> Engine:
+    """An engine for a sqlite:/// or postgresql:// URL; SQLite gets foreign keys, WAL and a busy timeout.
+
+    `schema` puts PostgreSQL connections on that schema's search path (isolated deployments, tests).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() not in DIALECTS:
         raise ValueError(f"unsupported catalog database {parsed.get_backend_name()!r}; use sqlite or postgresql")
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
+        # Threaded gunicorn workers (labelling) need more than the default five connections.
+        engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        if schema:
+            event.listen(engine, "connect", lambda conn, _record: _search_path(conn, schema))
+        return engine
     if parsed.database in (None, "", ":memory:"):
         # One shared connection, or every new connection would see its own empty in-memory database.
         engine = create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -33,4 +40,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite; PostgreSQL always checks
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the one writer
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
+    cursor.close()
+
+
+def _search_path(dbapi_connection, schema: str) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f'SET search_path TO "{schema}"')
     cursor.close()

@@ -27,6 +27,7 @@ def _secret_key(configured: str, data_dir: Path) -> str:
 def create_app(test_config: dict | None = None) -> Flask:
     """The app: settings from SEGMAD_* unless `test_config` gives DATABASE_URL, BLOB_STORE, SECRET_KEY."""
     from segmad import bootstrap, settings as settings_module
+    from segmad.catalog import make_engine
     from segmad.labelling import admin_api, api, auth, db, pages, security
 
     app = Flask(__name__)
@@ -43,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         DATABASE_SCHEMA=settings.database_schema or None,
     )
     app.config.update(config)
-    app.extensions["segmad.engine"] = db.make_engine(app.config["DATABASE_URL"],
+    app.extensions["segmad.engine"] = make_engine(app.config["DATABASE_URL"],
                                                      app.config.get("DATABASE_SCHEMA"))
     app.extensions["segmad.blobs"] = app.config["BLOB_STORE"]
     app.after_request(db.commit_db)

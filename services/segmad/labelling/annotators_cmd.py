@@ -25,7 +25,7 @@ def run(args) -> int:
     from segmad import settings
     from segmad.catalog.schema import metadata
     from segmad.labelling import accounts
-    from segmad.labelling.db import make_engine
+    from segmad.catalog import make_engine
     from segmad.labelling.errors import LabellingError
 
     engine = make_engine(settings.load().database_url)

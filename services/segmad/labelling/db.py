@@ -1,34 +1,8 @@
-"""The app's SQL engine and the per-request connection on `g` (one unit of work per request)."""
+"""The per-request catalog connection on `g` (one unit of work per request)."""
 
 from __future__ import annotations
 
 from flask import current_app, g
-from sqlalchemy import Engine, create_engine, event
-
-
-def make_engine(url: str, schema: str | None = None) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout, PostgreSQL an optional schema."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
-            # WAL lets readers run beside the one writer of several gunicorn workers.
-            cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-    if schema:
-        @event.listens_for(engine, "connect")
-        def _search_path(dbapi_conn, _record):
-            cursor = dbapi_conn.cursor()
-            cursor.execute(f'SET search_path TO "{schema}"')
-            cursor.close()
-    return engine
 
 
 def get_db():
