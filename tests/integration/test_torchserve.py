@@ -7,7 +7,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from segmad.stack.process import free_ports
 import pytest
 import requests
 import torch
@@ -52,19 +52,13 @@ def _missing() -> str:
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def torchserve(tmp_path_factory):
     """(inference URL, management URL, model store) of a private TorchServe."""
     home = tmp_path_factory.mktemp("torchserve")
     store = home / "model-store"
     store.mkdir()
-    ports = [_free_port() for _ in range(3)]
+    ports = free_ports(3)
     config = (REPO / "deploy" / "torchserve" / "config.properties").read_text()
     for default, port in zip((8080, 8081, 8082), ports):
         config = config.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")

@@ -2,19 +2,13 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+from segmad.stack.process import free_ports
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> tuple[int, str]:
@@ -24,7 +18,7 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("service", ["inference", "discrepancy"])
 def test_a_worker_service_is_healthy_exports_metrics_and_stops_on_sigterm(tmp_path, service):
-    port = free_port()
+    port = free_ports(1)[0]
     env = {**os.environ, "SEGMAD_DATA_DIR": str(tmp_path), "SEGMAD_BUS": "memory",
            "SEGMAD_DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", "SEGMAD_BLOB_URL": f"file://{tmp_path / 'b'}"}
     process = subprocess.Popen([sys.executable, "-m", "segmad.cli", "serve", service, "--port", str(port),

@@ -3,11 +3,11 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
+from segmad.stack.process import free_ports
 import pytest
 import requests
 from ingestion_fixtures import encode, halves
@@ -15,15 +15,9 @@ from ingestion_fixtures import encode, halves
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
-    port = free_port()
+    port = free_ports(1)[0]
     env = {**os.environ, "SEGMAD_DATA_DIR": str(tmp_path), "SEGMAD_BUS": "memory"}
     for name in ("SEGMAD_DATABASE_URL", "DATABASE_URL", "SEGMAD_BLOB_URL", "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(name, None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -13,6 +12,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from segmad.stack.process import free_ports
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -53,18 +54,12 @@ def prepare(url: str, blob_dir: Path, annotators: int, items: int, schema: str =
     return campaign_id, tokens
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_server(url: str, blob_dir: Path, workers: int, threads: int, schema: str = ""):
     """`segmad serve labelling` under gunicorn in a subprocess; yields its base URL."""
     import requests
 
-    port = _free_port()
+    port = free_ports(1)[0]
     env = dict(os.environ, SEGMAD_DATABASE_URL=url, SEGMAD_BLOB_URL=f"file://{blob_dir}",
                SEGMAD_SECRET_KEY="bench", SEGMAD_DATA_DIR=str(blob_dir.parent),
                SEGMAD_DATABASE_SCHEMA=schema)

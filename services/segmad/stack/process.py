@@ -39,8 +39,24 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def free_ports(count: int, also_free: int = 0, start: int = 20000, stop: int = 45000) -> list[int]:
-    """`count` ports with nothing listening (nor on port + `also_free`, when given), pseudo-randomly spread."""
+def _ephemeral_low() -> int:
+    """Lowest port the kernel hands to outgoing connections (Linux ip_local_port_range)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_ports(count: int, also_free: int = 0, start: int = 10000, stop: int | None = None) -> list[int]:
+    """`count` ports with nothing listening (nor on port + `also_free`, when given), pseudo-randomly spread.
+
+    They stay below the kernel's ephemeral range: a port chosen there can be taken by any outgoing
+    connection (SeaweedFS makes many) between the choice and the server's bind — seen here as
+    Tansu failing with "Address in use".
+    """
+    stop = stop if stop is not None else _ephemeral_low() - also_free
+    if stop <= start:
+        raise RuntimeError(f"no room for ports between {start} and {stop}")
     found: list[int] = []
     candidate = start + (os.getpid() * 7919 + time.monotonic_ns() // 1000) % (stop - start)
     for _ in range(stop - start):
