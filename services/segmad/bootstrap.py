@@ -45,7 +45,8 @@ def build(settings: Settings | None = None) -> Ports:
     settings = settings or load()
     blobs, bus, models = blob_store(settings.blob_url, settings), event_bus(settings.bus), segmenter(settings.torchserve_url)
     # The catalog last: it is the one that connects, so a bad setting elsewhere leaves no open pool.
-    return Ports(blobs=blobs, bus=bus, catalog=catalog(settings.database_url), segmenter=models)
+    return Ports(blobs=blobs, bus=bus, catalog=catalog(settings.database_url, settings.database_schema),
+                 segmenter=models)
 
 
 def blob_store(url: str, settings: Settings | None = None) -> BlobStore:
@@ -82,11 +83,14 @@ def event_bus(spec: str) -> EventBus:
     raise SettingError("SEGMAD_BUS", spec, "expected 'memory' or kafka://host:port")
 
 
-def catalog(url: str) -> Catalog:
-    """sqlite:/// or postgresql:// → a migrated catalog."""
+def catalog(url: str, schema: str = "") -> Catalog:
+    """sqlite:/// or postgresql:// → a migrated catalog (in `schema` on PostgreSQL, when given)."""
     if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg2:")):
         raise SettingError("SEGMAD_DATABASE_URL", url, "expected a sqlite:/// or postgresql+psycopg2:// URL")
-    engine = make_engine(url)
+    try:
+        engine = make_engine(url, schema or None)
+    except ValueError as error:
+        raise SettingError("SEGMAD_DATABASE_SCHEMA", schema, str(error)) from error
     try:
         migrate(engine)
     except OperationalError as error:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from segmad.catalog import Catalog, make_engine, migrate
 from segmad.catalog.migrate import full_metadata
+from segmad.catalog.records import ModelVersion
 from tests.unit.test_catalog_contract import CatalogContract, schema_snapshot
 
 SERVER = os.environ.get("SEGMAD_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
@@ -77,3 +78,29 @@ def test_migrating_twice_changes_nothing():
             assert schema_snapshot(engine) == before
         finally:
             engine.dispose()
+
+
+def test_a_catalog_in_a_named_schema_creates_it_and_stays_inside(monkeypatch):
+    from segmad import bootstrap
+
+    with fresh_schema():  # only for the skip when PostgreSQL is down
+        pass
+    schema = f"segmad_named_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(SERVER)
+    try:
+        catalog = bootstrap.catalog(SERVER, schema)
+        catalog.add_model_version(ModelVersion("target", "v0", "unet", "target", "models/target/v0.pt"))
+        catalog.start_round(1, "target", "v0", 2, 4)
+        # A rolled-back transaction must not take the search path with it.
+        with catalog.engine.connect() as conn:
+            conn.rollback()
+        assert catalog.round(1).state == "mining"
+        catalog.engine.dispose()
+        with admin.connect() as conn:
+            tables = set(conn.execute(text("SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = :s"), {"s": schema}).scalars())
+        assert {"rounds", "images", "alembic_version"} <= tables
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

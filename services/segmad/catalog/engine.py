@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -9,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
 DIALECTS = ("sqlite", "postgresql")
+_SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 def make_engine(url: str, schema: str | None = None) -> Engine:
@@ -19,6 +21,8 @@ def make_engine(url: str, schema: str | None = None) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() not in DIALECTS:
         raise ValueError(f"unsupported catalog database {parsed.get_backend_name()!r}; use sqlite or postgresql")
+    if schema and not _SCHEMA.match(schema):
+        raise ValueError(f"invalid database schema name {schema!r} (letters, digits and _, at most 63)")
     if parsed.get_backend_name() == "postgresql":
         # Threaded gunicorn workers (labelling) need more than the default five connections.
         engine = create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -44,6 +48,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _search_path(dbapi_connection, schema: str) -> None:
+    # Outside a transaction, so a later rollback cannot undo the setting (SET is transactional).
+    was = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
     cursor = dbapi_connection.cursor()
-    cursor.execute(f'SET search_path TO "{schema}"')
+    cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    cursor.execute(f'SET SESSION search_path TO "{schema}"')
     cursor.close()
+    dbapi_connection.autocommit = was
