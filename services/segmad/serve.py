@@ -10,6 +10,7 @@ SERVICES: dict[str, str] = {
     "ingestion": "segmad.ingestion.server",
     "inference": "segmad.inference.server",
     "discrepancy": "segmad.discrepancy.server",
+    "trainer": "segmad.trainer.server",
 }
 
 

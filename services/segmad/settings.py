@@ -26,6 +26,10 @@ class Settings:
     secret_key: str = field(default_factory=lambda: _env("SEGMAD_SECRET_KEY", ""))  # signs labelling sessions
     database_schema: str = field(default_factory=lambda: _env("SEGMAD_DATABASE_SCHEMA", ""))  # PostgreSQL schema
     num_classes: int = field(default_factory=lambda: int(_env("SEGMAD_NUM_CLASSES", "8")))  # C when a checkpoint does not say
+    report_dir: Path | None = None  # the report the labelling service shows admins at /report
+    finetune: str = field(default_factory=lambda: _env("SEGMAD_FINETUNE", "demo"))  # the trainer's preset: demo | paper
+    finetune_max_steps: str = field(default_factory=lambda: _env("SEGMAD_FINETUNE_MAX_STEPS", ""))  # "" = the preset's
+    model_store: Path = field(default_factory=lambda: Path(_env("SEGMAD_MODEL_STORE", "")))  # TorchServe's --model-store
 
     def __post_init__(self):
         # Defaults that depend on data_dir: an embedded SQLite catalog and a local blob folder.
@@ -35,6 +39,11 @@ class Settings:
         if not self.blob_url:
             url = os.environ.get("SEGMAD_BLOB_URL", "")
             object.__setattr__(self, "blob_url", url or f"file://{(self.data_dir / 'blobs').resolve()}")
+        if self.report_dir is None:
+            folder = os.environ.get("SEGMAD_REPORT_DIR", "")
+            object.__setattr__(self, "report_dir", Path(folder) if folder else self.data_dir / "report")
+        if self.model_store == Path(""):
+            object.__setattr__(self, "model_store", self.data_dir / "model-store")
 
     @property
     def zoo_dir(self) -> Path:

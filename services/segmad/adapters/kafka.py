@@ -37,27 +37,36 @@ def _collecting_abandoned_sockets():
 
 
 def parse_bus_url(url: str) -> dict:
-    """KafkaBus arguments of kafka://host:port[,host:port][?partitions=N&session_timeout_ms=MS]."""
+    """KafkaBus arguments of kafka://host:port[,host:port][?partitions=N&session_timeout_ms=MS&namespace=NS]."""
     parsed = urlparse(url)
     options = parse_qs(parsed.query)
-    unknown = set(options) - {"partitions", "session_timeout_ms"}
+    unknown = set(options) - {"partitions", "session_timeout_ms", "namespace"}
     if parsed.scheme != "kafka" or not parsed.netloc or parsed.path.strip("/") or unknown:
-        raise ValueError("expected kafka://host:port[?partitions=N&session_timeout_ms=MS]")
+        raise ValueError("expected kafka://host:port[?partitions=N&session_timeout_ms=MS&namespace=NS]")
+    namespace = options.pop("namespace", [""])[-1]
+    if namespace and not all(c.isalnum() or c in "-_" for c in namespace):
+        raise ValueError("a namespace has letters, digits, '-' and '_' only")
     try:
         numbers = {name: int(values[-1]) for name, values in options.items()}
     except ValueError:
         raise ValueError("partitions and session_timeout_ms are whole numbers") from None
-    return {"bootstrap": parsed.netloc, **numbers}
+    return {"bootstrap": parsed.netloc, **numbers, **({"namespace": namespace} if namespace else {})}
 
 
 class KafkaBus(EventBus):
-    """Topics on a Kafka broker; a topic is created with `partitions` partitions the first time it is used."""
+    """Topics on a Kafka broker; a topic is created with `partitions` partitions the first time it is used.
+
+    A `namespace` prefixes the broker's topic and group names ("NS.images"), so that several segmad
+    deployments (a benchmark beside `make up`'s services) share one broker without reading each
+    other's messages; the code above the port sees the plain names.
+    """
 
     def __init__(self, bootstrap: str, partitions: int = 4, session_timeout_ms: int = SESSION_TIMEOUT_MS,
-                 client_id: str = "segmad"):
+                 client_id: str = "segmad", namespace: str = ""):
         if partitions < 1 or session_timeout_ms < 1000:
             raise ValueError("partitions must be at least 1 and session_timeout_ms at least 1000")
         self.bootstrap, self.partitions, self.client_id = bootstrap, partitions, client_id
+        self.prefix = f"{namespace}." if namespace else ""
         self.session_timeout_ms = session_timeout_ms
         # Connections open on first use, so building the adapters never waits for a broker.
         self._producer: KafkaProducer | None = None
@@ -67,7 +76,7 @@ class KafkaBus(EventBus):
 
     def ensure_topics(self, topics: Iterable[str]) -> None:
         """Create the topics that do not exist yet (partition count: `self.partitions`)."""
-        missing = [t for t in topics if t not in self._known_topics]
+        missing = [self.prefix + t for t in topics if self.prefix + t not in self._known_topics]
         if not missing:
             return
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=self.client_id)
@@ -100,7 +109,7 @@ class KafkaBus(EventBus):
         if not isinstance(key, str) or not isinstance(value, bytes):
             raise TypeError("a message needs a str key and a bytes value")
         # The default partitioner hashes the key (murmur2, as Java clients do): one key, one partition.
-        future = self._producer_for(topic).send(topic, key=key.encode("utf-8"), value=value)
+        future = self._producer_for(topic).send(self.prefix + topic, key=key.encode("utf-8"), value=value)
         future.add_errback(self._send_errors.append)
 
     def flush(self) -> None:
@@ -110,10 +119,12 @@ class KafkaBus(EventBus):
             error, self._send_errors = self._send_errors[0], []
             raise error
 
-    def subscribe(self, topics: Iterable[str], group: str) -> Consumer:
+    def subscribe(self, topics: Iterable[str], group: str, max_handle_s: float | None = None) -> Consumer:
         topics = list(topics)
         self.ensure_topics(topics)
-        return KafkaBusConsumer(self.bootstrap, topics, group, self.session_timeout_ms, self.client_id)
+        poll_interval_ms = None if max_handle_s is None else int(max_handle_s * 1000)
+        return KafkaBusConsumer(self.bootstrap, topics, group, self.session_timeout_ms, self.client_id,
+                                poll_interval_ms, self.prefix)
 
     def close(self) -> None:
         if self._producer is not None:
@@ -126,13 +137,18 @@ class KafkaBusConsumer(Consumer):
     """A Kafka group member that commits only the offsets it is told to."""
 
     def __init__(self, bootstrap: str, topics: list[str], group: str,
-                 session_timeout_ms: int = SESSION_TIMEOUT_MS, client_id: str = "segmad"):
+                 session_timeout_ms: int = SESSION_TIMEOUT_MS, client_id: str = "segmad",
+                 max_poll_interval_ms: int | None = None, prefix: str = ""):
+        # kafka-python's heartbeat thread keeps the member alive while a poll is handled, but leaves the
+        # group once max_poll_interval_ms (default 5 min) pass between polls: a long handler raises it.
+        longer = {} if max_poll_interval_ms is None else {"max_poll_interval_ms": max_poll_interval_ms}
+        self.prefix = prefix  # the bus's namespace: on the broker's topic and group names only
         self._consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
+            bootstrap_servers=bootstrap, group_id=prefix + group, client_id=client_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
-            session_timeout_ms=session_timeout_ms, heartbeat_interval_ms=session_timeout_ms // 3,
+            session_timeout_ms=session_timeout_ms, heartbeat_interval_ms=session_timeout_ms // 3, **longer,
         )
-        self._consumer.subscribe(topics)
+        self._consumer.subscribe([prefix + t for t in topics])
         self._closed = False
 
     def poll(self, max_records: int = 100, timeout_s: float = 1.0) -> list[Message]:
@@ -140,14 +156,14 @@ class KafkaBusConsumer(Consumer):
             raise RuntimeError("poll on a closed consumer")
         batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         return [
-            Message(r.topic, r.partition, r.offset, (r.key or b"").decode("utf-8"), r.value)
+            Message(r.topic[len(self.prefix):], r.partition, r.offset, (r.key or b"").decode("utf-8"), r.value)
             for records in batches.values() for r in records
         ]
 
     def commit(self, done: Commit) -> None:
         if self._closed:
             raise RuntimeError("commit on a closed consumer")
-        offsets = {KafkaTopicPartition(tp.topic, tp.partition): OffsetAndMetadata(offset, "", -1)
+        offsets = {KafkaTopicPartition(self.prefix + tp.topic, tp.partition): OffsetAndMetadata(offset, "", -1)
                    for tp, offset in next_offsets(done).items()}
         if offsets:
             self._consumer.commit(offsets)

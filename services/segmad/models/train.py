@@ -12,6 +12,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -22,7 +23,8 @@ from tqdm import tqdm
 from segmad.models.inputs import to_input
 from segmad.models.predict import IGNORE, dataset_miou, predict, predict_with_entropy
 
-__all__ = ["FinetuneConfig", "TrainConfig", "dataset_miou", "finetune", "predict", "predict_with_entropy", "train"]
+__all__ = ["FinetuneConfig", "FinetuneStep", "TrainConfig", "dataset_miou", "finetune", "predict",
+           "predict_with_entropy", "train"]
 
 
 @dataclass
@@ -83,6 +85,17 @@ class FinetuneConfig:
                       "max_steps": 300, **overrides})
 
 
+class FinetuneStep(NamedTuple):
+    """Where fine-tuning is: after a step (t0_miou None), or after an lr's T0 evaluation (t0_miou set)."""
+
+    lr: float          # the grid's initial lr being tried
+    current_lr: float  # the poly-decayed lr of the step just taken
+    step: int          # steps taken with this lr, 1..steps
+    steps: int
+    loss: float        # the step's loss; at evaluation, the mean over the last tenth of the steps
+    t0_miou: float | None = None
+
+
 def train(model: nn.Module, images: np.ndarray, masks: np.ndarray, config: TrainConfig, progress: bool = True) -> dict:
     """Train model in place on (images, masks) of S0; return its history (loss per epoch, steps, seconds)."""
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -111,8 +124,11 @@ def train(model: nn.Module, images: np.ndarray, masks: np.ndarray, config: Train
 
 def finetune(model: nn.Module, s_images: np.ndarray, s_masks: np.ndarray, s0_images: np.ndarray, s0_masks: np.ndarray,
              t0_images: np.ndarray, t0_masks: np.ndarray, config: FinetuneConfig,
-             progress: bool = True) -> tuple[nn.Module, dict]:
-    """Fine-tune a copy of model per lr in the grid on S mixed with S0; return the copy best on T0 and a history."""
+             progress: bool = True, on_step: Callable[[FinetuneStep], None] | None = None) -> tuple[nn.Module, dict]:
+    """Fine-tune a copy of model per lr in the grid on S mixed with S0; return the copy best on T0 and a history.
+
+    `on_step`, if given, is told after every step and after every lr's T0 evaluation (a service's progress).
+    """
     if len(s_images) == 0 or len(s0_images) == 0 or not config.lr_grid:
         raise ValueError("fine-tuning needs counterexamples S, training images S0 and at least one lr")
     started = time.perf_counter()
@@ -131,12 +147,17 @@ def finetune(model: nn.Module, s_images: np.ndarray, s_masks: np.ndarray, s0_ima
         s0_batches = _cycling_batches(len(s0_images), config.s0_batch_size or config.batch_size, rng)
         _prepare(candidate, config)
         losses = []
-        for _ in tqdm(range(total), desc=f"finetune lr={lr:g}", disable=not progress, leave=False):
+        for step in tqdm(range(total), desc=f"finetune lr={lr:g}", disable=not progress, leave=False):
             i, j = next(s_batches), next(s0_batches)
             x, y = torch.cat([s_x[i], s0_x[j]]), torch.cat([s_y[i], s0_y[j]])
+            current_lr = scheduler.get_last_lr()[0]
             losses.append(_step(candidate, optimizer, scheduler, x, y, rng, config))
+            if on_step is not None:
+                on_step(FinetuneStep(lr, current_lr, step + 1, total, losses[-1]))
         by_lr[lr] = dataset_miou(candidate, t0_images, t0_masks)
         loss_by_lr[lr] = float(np.mean(losses[-max(1, total // 10):]))  # loss over the last tenth of the steps
+        if on_step is not None:
+            on_step(FinetuneStep(lr, scheduler.get_last_lr()[0], total, total, loss_by_lr[lr], by_lr[lr]))
         if by_lr[lr] > best_miou:                 # ties keep the earlier lr of the grid
             best, best_lr, best_miou = candidate, lr, by_lr[lr]
     history = {"lr": best_lr, "t0_miou": best_miou, "t0_miou_by_lr": by_lr,

@@ -14,10 +14,11 @@ import torch
 
 from segmad.errors import InputError
 from segmad.models import MEAN, STD
+from segmad.publish import torchserve_dir
 from segmad.zoo import store
 
 SIDECAR = "segmad_model.json"  # the name deploy/torchserve/segmad_handler.py reads
-HANDLER = Path(__file__).resolve().parents[3] / "deploy" / "torchserve" / "segmad_handler.py"
+HANDLER = torchserve_dir() / "segmad_handler.py"
 
 
 @dataclass(frozen=True)

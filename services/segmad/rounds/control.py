@@ -1,36 +1,68 @@
-"""What the round commands do, as functions of the ports: start, status, candidates, close, export."""
+"""What the round commands do, as functions of the ports: the state machine of Algorithm 1's rounds.
+
+start (mining) → close_mining (weak-rating) → select (dense-labelling) → finetune (training) →
+the trainer service (done). Each step checks the state it needs (rounds/states.py).
+"""
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
+from typing import Sequence
 
 from segmad import events
 from segmad.adapters.bus import ROUNDS
 from segmad.adapters.segmenter import ModelRef
 from segmad.bootstrap import Ports
 from segmad.catalog.records import Round
+from segmad.codec import encode_png
 from segmad.errors import InputError
+from segmad.labelling.palette import decode_label_map
 from segmad.mad import CandidateHeaps, SizeBounds
-from segmad.rounds.mining import MINING, MiningRound, mining_round, round_settings
+from segmad.rounds import campaigns, stages
+from segmad.rounds.keys import label_key
+from segmad.rounds.mining import MiningRound, mining_round, round_settings
+from segmad.rounds.progress import training_progress
+from segmad.rounds.states import DENSE_LABELLING, DONE, MINING, TRAINING, WEAK_RATING, require
 
-CLOSED = "weak-rating"  # after mining, the candidates wait for their ratings
+
+def _announce(ports: Ports, round_: int, state: str) -> None:
+    ports.bus.publish(ROUNDS, str(round_), events.to_bytes(events.RoundEvent(round_, state)))
+    ports.bus.flush()
 
 
-def start(ports: Ports, round_: int, target: str, version: str, n3: int, n4: int, bounds: SizeBounds) -> Round:
-    """Catalogue a round mining `target` at `version` against every competitor's default version; announce it."""
+def start(ports: Ports, round_: int, target: str, version: str | None, n3: int, n4: int, bounds: SizeBounds,
+          class_names: Sequence[str] | None = None) -> Round:
+    """Catalogue a round mining `target` at `version` (default: its default version) against every
+    competitor's default version; announce it. Rounds go one at a time, in increasing order."""
     catalog = ports.catalog
     if catalog.round(round_) is not None:
         raise InputError(f"round {round_} already exists (state {catalog.round(round_).state})")
-    if catalog.model_version(target, version) is None:
-        raise InputError(f"model {target!r} has no registered version {version!r}")
+    rounds = catalog.rounds()
+    unfinished = [r for r in rounds if r.state != DONE]
+    if unfinished:
+        r = unfinished[-1]
+        raise InputError(f"round {r.round} is not done (state {r.state}); finish it before starting round {round_}")
+    if rounds and round_ <= rounds[-1].round:
+        raise InputError(f"rounds go in increasing order: the last was {rounds[-1].round}")
+    version = version or catalog.default_version(target)
+    if version is None or catalog.model_version(target, version) is None:
+        raise InputError(f"model {target!r} has no registered version {version!r}" if version else
+                         f"model {target!r} has no version; publish it first")
     competitors = [ModelRef(m.name, m.version) for m in catalog.default_models(role="competitor") if m.name != target]
     if not competitors:
         raise InputError("no competitor has a default version; publish competitors first")
+    C = bounds.num_classes
+    names = list(class_names) if class_names else [f"class-{c}" for c in range(1, C + 1)]
+    if len(names) != C:
+        raise InputError(f"{len(names)} class names given for {C} classes")
     catalog.set_default_version(target, version)  # the inference worker predicts new images with it
-    catalog.start_round(round_, target, version, n3, n4, round_settings(bounds, competitors), state=MINING)
-    # Catalogued before announced: a worker that sees the event finds the round.
-    ports.bus.publish(ROUNDS, str(round_), events.to_bytes(events.RoundEvent(round_, MINING)))
-    ports.bus.flush()
+    catalog.start_round(round_, target, version, n3, n4,
+                        round_settings(bounds, competitors) | {"class_names": names}, state=MINING)
+    # Catalogued before announced: a worker that sees the event finds the round. The inference
+    # worker predicts the pool with a new target version; competitors' maps are reused.
+    _announce(ports, round_, MINING)
     return catalog.round(round_)
 
 
@@ -59,31 +91,166 @@ def candidates(ports: Ports, round_: int) -> dict:
     return {"images": heaps.candidates(), "heaps": heaps.to_records()}
 
 
+def prediction_progress(ports: Ports, round_: int) -> dict[str, int]:
+    """How many of the round's minable images each of its models has predicted ("pool": how many there are)."""
+    mining, _ = mined(ports, round_)
+    pool = set(ports.catalog.image_ids()) - mining.excluded
+    counts = {"pool": len(pool)}
+    for name, ref in [("target", mining.target)] + [(c.name, c) for c in mining.competitors]:
+        counts[name] = sum(1 for p in ports.catalog.predictions_for_model_version(ref.name, ref.version)
+                           if p.image_id in pool)
+    return counts
+
+
 def status(ports: Ports, round_: int) -> dict:
-    """The round's state, parameters and progress (rounds mined in-process have no competitors recorded)."""
+    """The round's state, parameters and progress: predictions, heaps, campaigns and training."""
     row = known_round(ports, round_)
     records = ports.catalog.load_heaps(round_)
-    target_maps = sum(1 for _ in ports.catalog.predictions_for_model_version(row.target, row.target_version))
     settings = row.settings or {}
-    return {
+    target_maps = sum(1 for _ in ports.catalog.predictions_for_model_version(row.target, row.target_version))
+    state = {
         "round": row.round, "state": row.state, "target": row.target, "target_version": row.target_version,
         "n3": row.n3, "n4": row.n4, "num_classes": settings.get("num_classes"),
         "competitors": [f"{name}@{version}" for name, version in settings.get("competitors", [])],
         "pool": len(ports.catalog.image_ids()), "target_predictions": target_maps,
         "heaps": len(records), "candidates": len({m["image"] for h in records for m in h["members"]}),
-        "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
     }
+    for kind, campaign_id in sorted(settings.get("campaigns", {}).items()):
+        p = campaigns.progress(ports, campaign_id)
+        state[f"{kind}_campaign"] = f"#{campaign_id} {p['status']}, {p['done']}/{p['expected']} done"
+    for kind in ("counterexamples", "test"):
+        ids = ports.catalog.round_images(round_, kind)
+        if ids:
+            state[kind] = len(ids)
+    progress = training_progress(ports, round_)  # the trainer's record, once it has started
+    if progress:
+        state["training"] = progress
+    state |= {"created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}
+    return state
 
 
-def close_mining(ports: Ports, round_: int) -> list[str]:
-    """Freeze M: record the candidates and move the round on to weak rating."""
+def wait_mined(ports: Ports, round_: int, timeout_s: float, say=lambda line: None, poll_s: float = 1.0) -> list[str]:
+    """Wait until every minable image has every model's map and the workers' heaps equal a one-pass
+    recomputation from the stored maps (so no prediction is still on its way); M."""
+    mining, _ = mined(ports, round_)
+    deadline, last = time.monotonic() + timeout_s, None
+    while True:
+        counts = prediction_progress(ports, round_)
+        if all(n == counts["pool"] for n in counts.values()):
+            pool = sorted(set(ports.catalog.image_ids()) - mining.excluded)
+            expected = stages.score_pool(ports, mining.target, mining.competitors, pool, mining.bounds, mining.n3)
+            document = candidates(ports, round_)
+            if _same_heaps(document["heaps"], expected.to_records()):
+                return document["images"]
+        if counts != last:
+            say(f"round {round_}: mining, " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+            last = counts
+        if time.monotonic() > deadline:
+            raise InputError(f"round {round_} was not mined in {timeout_s:.0f} s ({counts}); "
+                             "are the inference and discrepancy services running?")
+        time.sleep(poll_s)
+
+
+def _same_heaps(held: list[dict], expected: list[dict], tolerance: float = 1e-9) -> bool:
+    """Whether two heap documents hold the same members with the same distances (to a tolerance)."""
+    def flat(records):
+        return sorted((h["competitor"], h["class"], h["partition_by"], m["image"], m["distance"])
+                      for h in records for m in h["members"])
+    a, b = flat(held), flat(expected)
+    return len(a) == len(b) and all(x[:4] == y[:4] and abs(x[4] - y[4]) <= tolerance for x, y in zip(a, b))
+
+
+def close_mining(ports: Ports, round_: int, annotators: Sequence[str] | None = None, test_size: int = 30,
+                 seed: int | None = None, force: bool = False) -> tuple[list[str], int]:
+    """Freeze M, open the weak-rating campaign over it and move the round on; (M, campaign id).
+
+    Refused while some minable image still lacks a model's prediction (unless `force`).
+    `seed` draws T when the campaign closes (default: the round number).
+    """
     row = known_round(ports, round_)
-    if row.state != MINING:
-        raise InputError(f"round {round_} is not mining (state {row.state})")
+    require(round_, row.state, MINING, "round close-mining")
+    if not force:
+        counts = prediction_progress(ports, round_)
+        missing = {name: counts["pool"] - n for name, n in counts.items() if name != "pool" and n < counts["pool"]}
+        if missing:
+            raise InputError(f"mining of round {round_} is not complete: images without a prediction: "
+                             + ", ".join(f"{name} {n}" for name, n in sorted(missing.items()))
+                             + " (wait for the inference worker, or pass --force)")
     _, heaps = mined(ports, round_)
-    ports.catalog.set_round_images(round_, "candidates", heaps.candidates())
-    ports.catalog.set_round_state(round_, CLOSED)
-    return heaps.candidates()
+    images = heaps.candidates()
+    if not images:
+        raise InputError(f"round {round_} has no candidates yet: are the discrepancy workers running?")
+    people = campaigns.annotator_names(ports, annotators)
+    ports.catalog.set_round_images(round_, "candidates", images)
+    campaign_id = campaigns.open_weak(ports, row, people, test_size, round_ if seed is None else seed)
+    ports.catalog.update_round_settings(round_, {"campaigns": {"weak": campaign_id}})
+    ports.catalog.set_round_state(round_, WEAK_RATING)
+    _announce(ports, round_, WEAK_RATING)
+    return images, campaign_id
+
+
+def select(ports: Ports, round_: int, annotators: Sequence[str] | None = None, measure_only: bool = False,
+           force: bool = False) -> dict:
+    """Close the weak-rating campaign: S (n4 lowest MOS) and T by the core; open dense labelling.
+
+    A round that only measures (`measure_only`: the last of a run) still selects S, so T is drawn
+    as in every round, but only T is labelled and no model is trained from it.
+    """
+    row = known_round(ports, round_)
+    require(round_, row.state, WEAK_RATING, "round select")
+    settings = row.settings or {}
+    result = campaigns.close_weak(ports, settings["campaigns"]["weak"], force)
+    s, t = result["counterexamples"], result["test_set"]
+    ports.catalog.set_round_images(round_, "counterexamples", s)
+    ports.catalog.set_round_images(round_, "test", t)
+    people = campaigns.annotator_names(ports, annotators)
+    to_label = sorted(set(t) if measure_only else set(s) | set(t))
+    if not to_label:
+        raise InputError(f"round {round_}: the ratings leave nothing to label (every image vetoed?)")
+    campaign_id = campaigns.open_dense(ports, row, to_label, people)
+    ports.catalog.update_round_settings(round_, {
+        "campaigns": {**settings["campaigns"], "dense": campaign_id}, "measure_only": measure_only,
+        "out_of_domain": result["out_of_domain"], "mos": result["mos"]})
+    ports.catalog.set_round_state(round_, DENSE_LABELLING)
+    _announce(ports, round_, DENSE_LABELLING)
+    return {"round": round_, "counterexamples": len(s), "test": len(t), "out_of_domain": len(result["out_of_domain"]),
+            "dense_campaign": campaign_id, "measure_only": measure_only}
+
+
+def finetune(ports: Ports, round_: int) -> dict:
+    """Dense labelling is done: store the accepted masks as the round's labels and hand over to the trainer.
+
+    Refused while an image of the dense campaign lacks an accepted (reviewed) mask.
+    """
+    row = known_round(ports, round_)
+    require(round_, row.state, DENSE_LABELLING, "round finetune")
+    settings = row.settings or {}
+    campaign_id = settings["campaigns"]["dense"]
+    missing = campaigns.unfinished_masks(ports, campaign_id)
+    if missing:
+        raise InputError(f"campaign {campaign_id}: {len(missing)} images have no accepted mask yet "
+                         f"(e.g. {', '.join(missing[:3])}); label and review them first")
+    masks = campaigns.close_dense(ports, campaign_id)
+    for image_id, key in masks.items():  # the labels, in the form every stage reads
+        ports.blobs.put(label_key(round_, image_id), encode_png(decode_label_map(ports.blobs.get(key))), "image/png")
+    ports.catalog.set_round_state(round_, TRAINING)
+    _announce(ports, round_, TRAINING)  # the trainer fine-tunes (or, measuring only, evaluates)
+    return {"round": round_, "labels": len(masks), "measure_only": bool(settings.get("measure_only"))}
+
+
+def wait_until_done(ports: Ports, round_: int, timeout_s: float, progress: bool = False, poll_s: float = 1.0) -> str:
+    """Wait for the trainer to finish a round; its final state. InputError on timeout."""
+    deadline = time.monotonic() + timeout_s
+    shown = None
+    while (state := known_round(ports, round_).state) != DONE:
+        if time.monotonic() > deadline:
+            raise InputError(f"round {round_} is still {state} after {timeout_s:.0f} s; is `segmad serve trainer` running?")
+        record = training_progress(ports, round_) if progress else None
+        if record and record != shown:
+            print(f"training round {round_}: " + ", ".join(f"{k} {v}" for k, v in record.items()), file=sys.stderr)
+            shown = record
+        time.sleep(poll_s)
+    return state
 
 
 def export_predictions(ports: Ports, round_: int, out: Path) -> int:
@@ -103,3 +270,4 @@ def export_predictions(ports: Ports, round_: int, out: Path) -> int:
         for image_id in pool:
             (out / name / f"{image_id}.png").write_bytes(ports.blobs.get(have[name][image_id]))
     return len(pool)
+

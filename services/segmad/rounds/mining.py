@@ -12,8 +12,8 @@ from segmad.adapters.segmenter import ModelRef
 from segmad.catalog import Catalog
 from segmad.catalog.records import Round
 from segmad.mad import SizeBounds
+from segmad.rounds.states import MINING
 
-MINING = "started"  # the state a round is in from `round start` until mining closes
 LABELLED_KINDS = ("counterexamples", "test")  # images labelled in a round are not mined again
 
 

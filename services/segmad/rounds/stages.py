@@ -108,20 +108,19 @@ def push_image(ports: Ports, heaps: CandidateHeaps, target: ModelRef, competitor
     return changed
 
 
+def score_pool(ports: Ports, target: ModelRef, competitors: Sequence[ModelRef], image_ids: Sequence[str],
+               bounds: SizeBounds, n3: int, progress: bool = False, desc: str = "mine") -> CandidateHeaps:
+    """The heaps of a pool from stored label maps (what the discrepancy workers build, in one pass)."""
+    heaps = CandidateHeaps(n3, bounds)
+    for image_id in tqdm(image_ids, desc=desc, unit="img", disable=not progress, leave=False):
+        push_image(ports, heaps, target, competitors, image_id)
+    return heaps
+
+
 def mine(ports: Ports, round_: int, target: ModelRef, competitors: Sequence[ModelRef], image_ids: Sequence[str],
          bounds: SizeBounds, n3: int, progress: bool = False) -> CandidateHeaps:
     """Build the round's heaps over the pool from stored label maps and save them in the catalog."""
-    heaps = CandidateHeaps(n3, bounds)
-    C = bounds.num_classes
-    for image_id in tqdm(image_ids, desc=f"mine round {round_}", unit="img", disable=not progress, leave=False):
-        t_map = load_prediction(ports, target, image_id)
-        t_counts = label_counts(t_map)
-        t_fractions = t_counts[: C + 1] / t_map.size
-        for competitor in competitors:
-            c_map = load_prediction(ports, competitor, image_id)
-            c_counts = label_counts(c_map)
-            d = discrepancy(t_map, c_map, t_counts, c_counts)
-            heaps.push_pair(competitor.name, image_id, d, t_fractions, c_counts[: C + 1] / c_map.size)
+    heaps = score_pool(ports, target, competitors, image_ids, bounds, n3, progress, f"mine round {round_}")
     for key, members in heaps.items():
         ports.catalog.save_heap(round_, key, members)
     ports.catalog.set_round_images(round_, "candidates", heaps.candidates())

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import Engine, event
 
 from segmad import bootstrap
 from segmad.adapters.bus import MalformedMessage
@@ -29,6 +30,23 @@ class WorkerMetrics:
         self.dead_letters = Counter(f"segmad_{name}_dead_letters", "Messages dead-lettered", registry=self.registry)
         self.poll_seconds = Histogram(f"segmad_{name}_poll_seconds", "Seconds to handle one poll",
                                       registry=self.registry)
+        self.db_writes = Counter(f"segmad_{name}_db_writes", "INSERT, UPDATE and DELETE statements sent to the catalog",
+                                 registry=self.registry)
+        self.last_db_write = Gauge(f"segmad_{name}_last_db_write_seconds", "Unix time of the last catalog write",
+                                   registry=self.registry)
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def count_writes(engine: Engine, metrics: WorkerMetrics) -> None:
+    """Count every write statement the catalog's engine sends (an executemany counts once)."""
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip()[:6].upper() in _WRITES:
+            metrics.db_writes.inc()
+            metrics.last_db_write.set_to_current_time()
+
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
 
 
 def _http_handler(metrics: WorkerMetrics, alive: Callable[[], bool]):
@@ -57,7 +75,7 @@ def _http_handler(metrics: WorkerMetrics, alive: Callable[[], bool]):
 
 
 def _consume(ports: Ports, topics, group: str, parse, handler, metrics: WorkerMetrics, stop: threading.Event,
-             failures: list):
+             failures: list, max_handle_s: float | None = None):
     def counted_parse(message):
         try:
             return parse(message)
@@ -72,7 +90,7 @@ def _consume(ports: Ports, topics, group: str, parse, handler, metrics: WorkerMe
         metrics.events.inc(len(batch))
 
     try:
-        run_batches(ports.bus.subscribe(topics, group), counted_parse, timed_handle, ports.bus, stop)
+        run_batches(ports.bus.subscribe(topics, group, max_handle_s), counted_parse, timed_handle, ports.bus, stop)
     except Exception as error:
         # Uncommitted work is redelivered after a restart; exiting non-zero asks for that restart.
         logging.getLogger(f"segmad.{group}").exception("consumer failed")
@@ -81,15 +99,22 @@ def _consume(ports: Ports, topics, group: str, parse, handler, metrics: WorkerMe
 
 
 def serve_worker(name: str, topics, parse, make_handler: Callable[[Ports], object], host: str, port: int,
-                 members: int = 1) -> int:
-    """Consume `topics` as group `name` with `members` threads until SIGTERM; health and metrics on host:port."""
+                 members: int = 1, metrics: WorkerMetrics | None = None, max_handle_s: float | None = None) -> int:
+    """Consume `topics` as group `name` with `members` threads until SIGTERM; health and metrics on host:port.
+
+    `metrics` lets a worker add its own gauges to the registry served; `max_handle_s` bounds one poll's
+    handling for the bus (see EventBus.subscribe).
+    """
     logging.config.dictConfig(logging_config())
     log = logging.getLogger(f"segmad.{name}")
-    ports, stop, metrics, failures = bootstrap.build(), threading.Event(), WorkerMetrics(name), []
+    ports, stop, failures = bootstrap.build(), threading.Event(), []
+    metrics = metrics or WorkerMetrics(name)
+    count_writes(ports.catalog.engine, metrics)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     threads = [threading.Thread(target=_consume, name=f"{name}-{i}", daemon=True,
-                                args=(ports, topics, name, parse, make_handler(ports), metrics, stop, failures))
+                                args=(ports, topics, name, parse, make_handler(ports), metrics, stop, failures,
+                                      max_handle_s))
                for i in range(members)]
     server = ThreadingHTTPServer((host, port), _http_handler(metrics, lambda: all(t.is_alive() for t in threads)))
     threading.Thread(target=server.serve_forever, daemon=True).start()

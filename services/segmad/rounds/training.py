@@ -1,0 +1,220 @@
+"""Round N's fine-tuning (Algorithm 1, line 8): f_t^(N-1) on S ∪ S0 → f_t^(N), published, evaluated, announced.
+
+Reads top to bottom: the round → its parent target version → S (the counterexamples of every
+round up to N with their dense labels), S0, T0 → fine-tune → checkpoint and catalog → serving →
+evaluations → round done, "model ready" on the bus. Fine-tuning is skipped when the catalog already
+holds v{N} trained on round N, and every later step is idempotent: a redelivered event finishes a
+round, never trains it twice. The new version becomes the default only after it is stored, so a
+crash mid-training leaves the old one serving and the round in "training", to be retried.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from segmad import events
+from segmad.adapters.bus import ROUNDS
+from segmad.adapters.segmenter import ModelRef
+from segmad.bootstrap import Ports
+from segmad.catalog.records import Evaluation, ModelVersion, Round
+from segmad.codec import decode_png
+from segmad.errors import InputError
+from segmad.inference.models import ensure_loaded
+from segmad.mad import ConfusionMatrix
+from segmad.models import build
+from segmad.models.train import FinetuneConfig, finetune
+from segmad.rounds.keys import checkpoint_key, label_key
+from segmad.rounds.progress import Listener, ProgressReport, training_progress
+from segmad.rounds.release import Release, release_for
+from segmad.rounds.sets import load_set, manifest
+from segmad.rounds.stages import load_images
+from segmad.rounds.states import DONE, TRAINING
+
+PRESETS = {"demo": FinetuneConfig.demo, "paper": FinetuneConfig.paper}
+BATCH = 64  # images per prediction request while evaluating
+__all__ = ["counterexamples", "finetune_config", "train_round", "training_progress", "version_of"]
+
+
+def finetune_config(preset: str = "demo", max_steps: str | int | None = None) -> FinetuneConfig:
+    """The fine-tuning recipe named by SEGMAD_FINETUNE (demo | paper), capped by SEGMAD_FINETUNE_MAX_STEPS."""
+    if preset not in PRESETS:
+        raise InputError(f"SEGMAD_FINETUNE={preset!r}: expected one of {', '.join(PRESETS)}")
+    if max_steps in (None, ""):
+        return PRESETS[preset]()
+    if not str(max_steps).isdigit() or int(max_steps) < 1:
+        raise InputError(f"SEGMAD_FINETUNE_MAX_STEPS={max_steps!r}: expected a whole number of steps >= 1")
+    return PRESETS[preset](max_steps=int(max_steps))
+
+
+def version_of(round_: int) -> str:
+    """The target version round N trains (the demo's naming)."""
+    return f"v{round_}"
+
+
+def train_round(ports: Ports, round_: int, config: FinetuneConfig, progress: Listener | None = None,
+                release: Release | None = None) -> ModelVersion:
+    """Fine-tune round N's target into v{N}, make it the default, evaluate, mark the round done, announce it.
+
+    `release` serves the new version (default: TorchServe when the ports predict through it).
+    Returns v{N}, or the parent when no round up to N has counterexamples (nothing to learn from).
+    """
+    row = ports.catalog.round(round_)
+    if row is None or row.state not in (TRAINING, DONE):
+        raise InputError(f"round {round_} is {'not started' if row is None else f'in state {row.state!r}'}; "
+                         "training starts once its dense labelling is finished")
+    if row.state == DONE:  # finished before: only the announcement may have been lost
+        _announce(ports, round_)
+        return ports.catalog.model_version(row.target, version_of(round_)) or _parent(ports, row)
+    report = ProgressReport(ports, round_, version_of(round_), progress)
+    release = release if release is not None else release_for(ports)
+    try:
+        model = _train_and_release(ports, row, config, report, release)
+        report.phase("evaluating")
+        _evaluate(ports, row, model)
+    except BaseException as error:
+        report.failed(error)
+        raise
+    ports.catalog.set_round_state(round_, DONE)
+    report.phase(DONE)
+    _announce(ports, round_)
+    return model
+
+
+def _parent(ports: Ports, row: Round) -> ModelVersion:
+    parent = ports.catalog.model_version(row.target, row.target_version)
+    if parent is None:
+        raise InputError(f"round {row.round}'s target {row.target}@{row.target_version} is not in the catalog")
+    return parent
+
+
+def _train_and_release(ports: Ports, row: Round, config: FinetuneConfig, report: ProgressReport,
+                       release: Release | None) -> ModelVersion:
+    """v{N}, trained now unless the catalog has it, served and made the default; the parent if S is empty."""
+    parent, num_classes = _parent(ports, row), _num_classes(ports, row)
+    s0, t0 = load_set(ports, "s0")[1:], load_set(ports, "t0")[1:]
+    known = ports.catalog.model_version(row.target, version_of(row.round))
+    if known is not None and known.trained_on_round != row.round:
+        raise InputError(f"{row.target}@{known.version} exists but was not trained on round {row.round}")
+    module = None
+    if known is not None:
+        report.phase("fine-tuning", reused=True)
+    else:
+        pairs = counterexamples(ports, row.round)
+        # Nothing to learn from, or a round that only measures (the last of a run): the target
+        # stays as it is, as in the embedded loop.
+        if not pairs or (row.settings or {}).get("measure_only"):
+            return parent
+        report.phase("fine-tuning", reused=False, lr_grid=list(config.lr_grid), counterexamples=len(pairs))
+        s_images, s_masks = _labelled(ports, pairs, s0[0].shape[1:3])
+        module, history = finetune(_load(ports, parent, num_classes), s_images, s_masks, *s0, *t0, config,
+                                   progress=False, on_step=report.step)
+        metrics = _shaped(history) | {"num_classes": num_classes, "counterexamples": len(pairs),
+                                      "counterexample_rounds": sorted({r for r, _ in pairs})}
+        known = _store(ports, row, parent, version_of(row.round), module, metrics)
+    report.phase("publishing")
+    if release is not None:
+        names = (row.settings or {}).get("class_names")
+        release.release(known.name, known.version, module if module is not None else _load(ports, known, num_classes),
+                        known.arch, num_classes, int(s0[0].shape[1]), ["background", *names] if names else None)
+    ports.catalog.set_default_version(known.name, known.version)
+    return known
+
+
+def counterexamples(ports: Ports, round_: int) -> list[tuple[int, str]]:
+    """(round, image id) of every counterexample S of the rounds up to N, round by round, each image once."""
+    pairs, seen = [], set()
+    for r in ports.catalog.rounds():
+        if r.round <= round_:
+            for image_id in ports.catalog.round_images(r.round, "counterexamples"):
+                if image_id not in seen:
+                    seen.add(image_id)
+                    pairs.append((r.round, image_id))
+    return pairs
+
+
+def _labelled(ports: Ports, pairs: list[tuple[int, str]], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Images and dense labels of (round, id) pairs at S0's size (bilinear images, nearest labels)."""
+    images, masks = [], []
+    for round_, image_id in pairs:
+        key = label_key(round_, image_id)
+        if not ports.blobs.exists(key):
+            raise LookupError(f"round {round_}'s dense label of {image_id} is missing ({key})")
+        images.append(_resized(load_images(ports, [image_id])[0], size, Image.BILINEAR))
+        masks.append(_resized(decode_png(ports.blobs.get(key)), size, Image.NEAREST))
+    return np.stack(images), np.stack(masks)
+
+
+def _resized(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
+    if array.shape[:2] == tuple(size):
+        return array
+    return np.asarray(Image.fromarray(array).resize((size[1], size[0]), resample), dtype=np.uint8)
+
+
+def _num_classes(ports: Ports, row: Round) -> int:
+    """C from the round's settings (`round start` records it), else from S0's manifest."""
+    return int((row.settings or {}).get("num_classes") or manifest(ports, "s0")["num_classes"])
+
+
+def _load(ports: Ports, version: ModelVersion, num_classes: int) -> nn.Module:
+    state = torch.load(io.BytesIO(ports.blobs.get(version.blob_key)), map_location="cpu", weights_only=True)
+    module = build(version.arch, int(version.metrics.get("num_classes", num_classes)))
+    module.load_state_dict(state)
+    return module.eval()
+
+
+def _shaped(history: dict) -> dict:
+    """The history as the embedded loop stores it: lr-keyed maps with string keys (JSON)."""
+    return {k: v for k, v in history.items() if k != "t0_miou_by_lr"} | {
+        "t0_miou_by_lr": {str(k): v for k, v in history["t0_miou_by_lr"].items()},
+        "final_loss_by_lr": {str(k): v for k, v in history.get("final_loss_by_lr", {}).items()}}
+
+
+def _store(ports: Ports, row: Round, parent: ModelVersion, version: str, module: nn.Module,
+           metrics: dict) -> ModelVersion:
+    """Checkpoint first, catalog row second: the row is what says v{N} exists."""
+    buffer = io.BytesIO()
+    torch.save(module.state_dict(), buffer)
+    key = checkpoint_key(row.target, version)
+    ports.blobs.put(key, buffer.getvalue())
+    model = ModelVersion(row.target, version, parent.arch, "target", key, parent.version, row.round, metrics)
+    ports.catalog.add_model_version(model)
+    return ports.catalog.model_version(row.target, version)
+
+
+def _evaluate(ports: Ports, row: Round, new: ModelVersion) -> None:
+    """The parent target and every competitor on T0 and T(N); the new version on T0. Stored rows are kept."""
+    num_classes = _num_classes(ports, row)
+    _, *t0 = load_set(ports, "t0")
+    size = t0[0].shape[1:3]
+    test = [(row.round, i) for i in ports.catalog.round_images(row.round, "test")]
+    t_n = _labelled(ports, test, size) if test else None
+    competitors = [ModelRef(name, version) for name, version in (row.settings or {}).get("competitors", [])]
+    plan = [(ref, "t0", t0) for ref in [ModelRef(row.target, row.target_version)] + competitors]
+    plan += [(ref, f"t{row.round}", t_n) for ref in [ModelRef(row.target, row.target_version)] + competitors if t_n]
+    if new.version != row.target_version:
+        plan.append((ModelRef(new.name, new.version), "t0", t0))
+    done = {(e.model, e.version, e.split) for e in ports.catalog.evaluations(row.round)}
+    for ref, split, (images, masks) in plan:
+        if (ref.name, ref.version, split) in done:
+            continue
+        ensure_loaded(ports, ref, num_classes)
+        predicted = np.concatenate([ports.segmenter.predict(ref.name, ref.version, images[i:i + BATCH])
+                                    for i in range(0, len(images), BATCH)])
+        matrix = ConfusionMatrix(num_classes + 1)
+        matrix.update(masks, predicted)
+        miou = matrix.miou()
+        if not math.isnan(miou):  # a test set with no labelled pixel has no mIoU to store
+            per_class = [None if math.isnan(v) else float(v) for v in matrix.iou()]
+            ports.catalog.save_evaluation(Evaluation(row.round, ref.name, ref.version, split, miou, per_class))
+
+
+def _announce(ports: Ports, round_: int) -> None:
+    """"Model ready": the round is done (catalogued before announced)."""
+    ports.bus.publish(ROUNDS, str(round_), events.to_bytes(events.RoundEvent(round_, DONE)))
+    ports.bus.flush()

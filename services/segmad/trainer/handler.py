@@ -1,0 +1,52 @@
+"""The trainer's logic: a plain function of the round events of one poll.
+
+A RoundEvent "training" has the round's target fine-tuned, published and evaluated
+(rounds/training.py); every other event is for other workers. An event about a round that is
+already done (redelivered) only re-announces "done"; train_round never trains a round twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from segmad import events
+from segmad.adapters.bus import ROUNDS, MalformedMessage, Message
+from segmad.bootstrap import Ports
+from segmad.models.train import FinetuneConfig
+from segmad.rounds.progress import Listener
+from segmad.rounds.release import Release
+from segmad.rounds.states import DONE, TRAINING
+from segmad.rounds.training import train_round
+
+TOPICS = (ROUNDS,)
+log = logging.getLogger("segmad.trainer")
+
+
+def parse(message: Message) -> events.RoundEvent:
+    """The round event a message carries; MalformedMessage for another topic or unusable bytes."""
+    if message.topic != ROUNDS:
+        raise MalformedMessage(f"the trainer does not read topic {message.topic!r}")
+    return events.from_bytes(events.RoundEvent, message.value)
+
+
+class TrainerHandler:
+    """Trains each round whose event says "training"; `trained` lists the rounds it finished."""
+
+    def __init__(self, ports: Ports, config: FinetuneConfig, progress: Listener | None = None,
+                 release: Release | None = None):
+        self.ports, self.config, self.progress, self.release = ports, config, progress, release
+        self.trained: list[int] = []
+
+    def handle(self, batch: list[events.RoundEvent]) -> None:
+        """Fine-tune every round of the poll that is (still) training; ignore the other events."""
+        for event in batch:
+            if event.state != TRAINING:
+                continue
+            row = self.ports.catalog.round(event.round)
+            if row is None or row.state not in (TRAINING, DONE):
+                # Nothing to train from yet (or any more): retrying the message would not change that.
+                log.warning("round event ignored", extra={"round": event.round, "state": row and row.state})
+                continue
+            version = train_round(self.ports, event.round, self.config, self.progress, self.release)
+            log.info("round trained", extra={"round": event.round, "version": version.version})
+            self.trained.append(event.round)

@@ -1,0 +1,88 @@
+"""The trainer as a service: progress as gauges, TorchServe release once, a long poll allowed by Kafka."""
+
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+
+from segmad.adapters import kafka
+from segmad.adapters.segmenter import ModelRef
+from segmad.errors import InputError
+from segmad.models import build
+from segmad.rounds import release as release_module
+from segmad.rounds.release import TorchServeRelease
+from segmad.rounds.worker import WorkerMetrics
+from segmad.serve import SERVICES
+from segmad.trainer import server
+from segmad.trainer.server import MAX_TRAINING_S, TrainingGauges
+
+
+def test_progress_records_become_gauges():
+    metrics = WorkerMetrics("trainer")
+    gauges = TrainingGauges(metrics)
+    gauges.update({"round": 2, "phase": "fine-tuning", "lr": 0.01, "current_lr": 0.005, "step": 7, "steps": 300,
+                   "loss": 0.25, "t0_miou_by_lr": {"0.01": 0.8}})
+    text = generate_latest(metrics.registry).decode()
+    for line in ("segmad_trainer_round 2.0", "segmad_trainer_active 1.0", "segmad_trainer_step 7.0",
+                 "segmad_trainer_current_lr 0.005", "segmad_trainer_loss 0.25",
+                 'segmad_trainer_t0_miou{lr="0.01"} 0.8'):
+        assert line in text
+    gauges.update({"round": 2, "phase": "done", "lr": None, "current_lr": None, "step": 0, "steps": 0,
+                   "loss": None, "t0_miou_by_lr": {}})
+    assert "segmad_trainer_active 0.0" in generate_latest(metrics.registry).decode()
+
+
+def test_segmad_serve_knows_the_trainer():
+    assert SERVICES["trainer"] == "segmad.trainer.server"
+
+
+class FakeManagement:
+    def __init__(self, registered):
+        self.registered, self.defaults = set(registered), []
+
+    def models(self):
+        return sorted(self.registered)
+
+    def set_default(self, name, version):
+        self.defaults.append((name, version))
+
+
+def test_a_release_archives_and_registers_once_and_always_sets_the_default(monkeypatch, tmp_path):
+    archived = []
+
+    def publish(management, store, name, version, checkpoint, **options):
+        archived.append((name, version, Path(checkpoint).is_file()))
+        management.registered.add(ModelRef(name, version))
+
+    monkeypatch.setattr(release_module, "publish", publish)
+    management = FakeManagement({ModelRef("target", "v0")})
+    serving = TorchServeRelease(management, tmp_path)
+    for _ in range(2):
+        serving.release("target", "v1", build("fcn8s", 3), "fcn8s", 3, 32, ["background", "a", "b", "c"])
+    assert archived == [("target", "v1", True)]
+    assert management.defaults == [("target", "v1")] * 2
+
+
+def test_the_trainers_consumer_may_hold_a_poll_for_its_training(monkeypatch):
+    made = []
+
+    class FakeKafkaConsumer:
+        def __init__(self, **config):
+            made.append(config)
+
+        def subscribe(self, topics):
+            pass
+
+    monkeypatch.setattr(kafka, "KafkaConsumer", FakeKafkaConsumer)
+    bus = kafka.KafkaBus("127.0.0.1:9", partitions=1)
+    monkeypatch.setattr(bus, "ensure_topics", lambda topics: None)
+    bus.subscribe(["rounds"], "trainer", max_handle_s=MAX_TRAINING_S)
+    bus.subscribe(["rounds"], "inference")
+    assert made[0]["max_poll_interval_ms"] == MAX_TRAINING_S * 1000 >= 3600_000
+    assert "max_poll_interval_ms" not in made[1]  # kafka-python's 5 minutes for the other workers
+
+
+def test_a_bad_preset_stops_the_service_before_it_consumes(monkeypatch):
+    monkeypatch.setenv("SEGMAD_FINETUNE", "fast")
+    with pytest.raises(InputError, match="SEGMAD_FINETUNE"):
+        server.serve("127.0.0.1", 0)
