@@ -153,7 +153,14 @@ class CatalogContract:
         assert stocked.start_round(1, "deeplab", "1", n3=4, n4=10, settings={"seed": 7})
         r = stocked.round(1)
         stored = (r.state, r.target, r.target_version, r.n3, r.n4, r.settings)
-        assert stored == ("started", "deeplab", "1", 4, 10, {"seed": 7})
+        assert stored == ("mining", "deeplab", "1", 4, 10, {"seed": 7})
+
+    def test_round_settings_are_merged_not_replaced(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=4, n4=10, settings={"seed": 7})
+        assert stocked.update_round_settings(1, {"campaigns": {"weak": 3}}) == {"seed": 7, "campaigns": {"weak": 3}}
+        assert stocked.round(1).settings == {"seed": 7, "campaigns": {"weak": 3}}
+        with pytest.raises(KeyError):
+            stocked.update_round_settings(2, {"x": 1})
 
     def test_starting_a_round_twice_keeps_the_first(self, stocked):
         stocked.start_round(1, "deeplab", "1", n3=4, n4=10)

@@ -73,7 +73,7 @@ def test_only_bus_events_have_a_wire_form():
 
 def test_a_consumer_parsing_events_dead_letters_junk_and_goes_on():
     bus = InMemoryBus(partitions=1)
-    good = events.to_bytes(RoundEvent(1, "started"))
+    good = events.to_bytes(RoundEvent(1, "mining"))
     for value in (b"\xff junk", good):
         bus.publish(ROUNDS, "1", value)
     seen = []
@@ -81,5 +81,5 @@ def test_a_consumer_parsing_events_dead_letters_junk_and_goes_on():
                          bus, stop_when_idle=True)
     with bus.subscribe([DEAD_LETTERS], "reader") as reader:
         [letter] = reader.poll(10, 0)
-    assert seen == [RoundEvent(1, "started")] and stats.dead_lettered == 1
+    assert seen == [RoundEvent(1, "mining")] and stats.dead_lettered == 1
     assert DeadLetter.from_bytes(letter.value).value == b"\xff junk"

@@ -40,7 +40,7 @@ def test_start_records_the_bounds_and_the_competitors_defaults(root, capsys):
     assert main(start_args(root)) == 0
     assert main(["round", "status", "1", "--format", "json"]) == 0
     state = json.loads(capsys.readouterr().out)
-    assert state["state"] == "started" and state["competitors"] == ["fcn8s@v0", "unet@v0"]
+    assert state["state"] == "mining" and state["competitors"] == ["fcn8s@v0", "unet@v0"]
     assert state["num_classes"] == 3 and state["target_version"] == "v0"
 
 
@@ -84,11 +84,16 @@ def test_export_into_a_folder_with_files_exits_2(mined, root):
     assert main(["predictions", "export", "--round", "1", "--out", str(root / "maps")]) == 2
 
 
-def test_close_mining_freezes_the_candidates(mined, capsys):
+def test_close_mining_freezes_the_candidates_and_opens_their_rating(mined, capsys):
+    assert main(["annotators", "add", "ann-a"]) == 0
     assert main(["round", "close-mining", "1", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert mined.catalog.round_images(1, "candidates") == control.candidates(mined, 1)["images"]
-    assert mined.catalog.round(1).state == "weak-rating"
+    assert mined.catalog.round(1).state == "weak-rating" and result["weak_campaign"] == 1
     assert main(["round", "close-mining", "1"]) == 2
+    assert "already past mining" in capsys.readouterr().err
+    assert main(["round", "finetune", "1"]) == 2
+    assert "`segmad round select 1`" in capsys.readouterr().err
 
 
 def test_start_with_world_takes_the_bounds_from_the_synthetic_s0(root, capsys):

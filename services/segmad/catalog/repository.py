@@ -163,7 +163,7 @@ class Catalog:
 
     def start_round(
         self, round: int, target: str, target_version: str, n3: int, n4: int,
-        settings: dict | None = None, state: str = "started",
+        settings: dict | None = None, state: str = "mining",
     ) -> bool:
         """Open round `round` troubleshooting target_version; False if it was already started."""
         at = now()
@@ -177,6 +177,20 @@ class Catalog:
         with self.engine.begin() as conn:
             if conn.execute(query).rowcount == 0:
                 raise KeyError(f"no round {round}")
+
+    def update_round_settings(self, round: int, changes: dict) -> dict:
+        """Merge `changes` into a round's settings (read and written in one transaction); the result."""
+        rounds = t.rounds
+        with self.engine.begin() as conn:
+            query = select(rounds.c.settings).where(rounds.c.round == round)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            current = conn.execute(query).scalar_one_or_none()
+            if current is None:
+                raise KeyError(f"no round {round}")
+            merged = {**current, **changes}
+            conn.execute(rounds.update().where(rounds.c.round == round).values(settings=merged, updated_at=now()))
+        return merged
 
     def round(self, round: int) -> Round | None:
         """One round, if started."""

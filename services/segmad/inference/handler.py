@@ -1,7 +1,7 @@
 """The inference worker's logic: a plain function of the events of one poll.
 
 An ImageIngested is predicted by every competitor's default version and the target's default
-version; a RoundEvent "started" has the round's target version predict the whole pool. Work the
+version; a RoundEvent "mining" has the round's target version predict the whole pool. Work the
 catalog already holds is skipped (and re-announced), so redelivery is harmless.
 """
 

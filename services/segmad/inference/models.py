@@ -26,8 +26,16 @@ def ensure_loaded(ports: Ports, ref: ModelRef, num_classes: int) -> int:
     segmenter = ports.segmenter
     if not isinstance(segmenter, TorchSegmenter) or ref in segmenter.models():
         return num_classes  # a remote segmenter serves what was published to it
-    state = torch.load(io.BytesIO(ports.blobs.get(version.blob_key)), map_location="cpu", weights_only=True)
-    module = build(version.arch, num_classes)
-    module.load_state_dict(state)
-    segmenter.register(ref.name, ref.version, module.eval())
+    segmenter.register(ref.name, ref.version, load_module(ports, ref, num_classes))
     return num_classes
+
+
+def load_module(ports: Ports, ref: ModelRef, num_classes: int) -> torch.nn.Module:
+    """A catalogued model version built from its stored checkpoint, in eval mode."""
+    version = ports.catalog.model_version(ref.name, ref.version)
+    if version is None:
+        raise LookupError(f"model {ref.name} version {ref.version} is not registered in the catalog")
+    state = torch.load(io.BytesIO(ports.blobs.get(version.blob_key)), map_location="cpu", weights_only=True)
+    module = build(version.arch, int(version.metrics.get("num_classes", num_classes)))
+    module.load_state_dict(state)
+    return module.eval()
