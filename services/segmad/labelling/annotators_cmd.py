@@ -1,4 +1,4 @@
-"""`segmad annotators add NAME [--admin]` and `segmad annotators token NAME`: accounts from the shell."""
+"""`segmad annotators add|token|simulate`: accounts from the shell, and simulated annotators at work."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from segmad.errors import InputError
 
 
 def add_arguments(parser) -> None:
-    """add NAME [--admin] [--password-stdin] | token NAME."""
+    """add NAME [--admin] [--password-stdin] | token NAME | simulate --url URL --campaign ID ...."""
     sub = parser.add_subparsers(dest="action", required=True)
     add = sub.add_parser("add", help="create an annotator account")
     add.add_argument("name")
@@ -18,18 +18,23 @@ def add_arguments(parser) -> None:
                      help="read the password from stdin (else one is generated and printed)")
     token = sub.add_parser("token", help="issue an API bearer token for scripts (printed once)")
     token.add_argument("name")
+    from segmad.labelling.simulate_cmd import add_simulate_arguments
+    add_simulate_arguments(sub)
 
 
 def run(args) -> int:
-    """Create the account or token in the catalog named by the settings."""
+    """Create the account or token in the catalog named by the settings, or run simulated annotators."""
+    if args.action == "simulate":
+        from segmad.labelling.simulate_cmd import run_simulate
+        return run_simulate(args)
     from segmad import settings
-    from segmad.catalog.schema import metadata
     from segmad.labelling import accounts
-    from segmad.catalog import make_engine
+    from segmad.catalog import make_engine, migrate
     from segmad.labelling.errors import LabellingError
 
-    engine = make_engine(settings.load().database_url)
-    metadata.create_all(engine)  # until the Alembic migration carries the labelling tables
+    loaded = settings.load()
+    engine = make_engine(loaded.database_url, loaded.database_schema or None)
+    migrate(engine)
     try:
         with engine.begin() as conn:
             if args.action == "add":
@@ -47,5 +52,3 @@ def run(args) -> int:
     finally:
         engine.dispose()
     return 0
-
-
