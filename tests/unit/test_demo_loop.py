@@ -87,7 +87,7 @@ def test_summary_has_the_documented_schema_and_the_report_is_written(run, tmp_pa
     assert set(summary["precision"]) == {"m", "s", "random"}
     assert summary["zoo"]["target"]["arch"] == TARGET_ARCH
     assert summary["cost"]["weak_hours"] == pytest.approx(
-        sum(b.seconds for k, b in result.bookings if k == "rating") / 3600)
+        sum(b.seconds for k, _, b in result.bookings if k == "rating") / 3600)
     index = write_report(tmp_path / "report", summary, figures(result, summary, demo.galleries(result)))
     page = index.read_text()
     assert "Table 1" in page and "data:image/png;base64," in page and "<script" not in page

@@ -60,7 +60,7 @@ class DemoRun:
     rounds: list[RoundRecord]
     baselines: dict[str, float]
     baselines_shifted: dict[str, float]  # the same on the shifted in-domain images of W
-    bookings: list[tuple[str, Booking]]  # ("rating" | "mask" | "baseline-mask", booking)
+    bookings: list[tuple[str, int | None, Booking]]  # ("rating" | "mask" | "baseline-mask", catalog round, booking)
     pool_meta: dict[str, tuple[tuple[str, ...], bool]]  # image id -> (shifts, in_domain)
     zoo_scores: dict[str, dict]  # model -> {"arch", "t0", "wild"} of the round-0 models
     wild_failures: dict[str, set[int]]  # model -> indices of W the model fails on (round 0 models)
@@ -80,7 +80,8 @@ class Demo:
         self.modules = {ModelRef(TARGET, "v0"): zoo[TARGET_ARCH]} | {ref: zoo[ref.name] for ref in self.competitors}
         self.annotators = SimulatedAnnotators(AnnotatorConfig(
             count=config.annotators, seed=config.seed, rating_noise=config.rating_noise))
-        self.bookings: list[tuple[str, Booking]] = []
+        self.bookings: list[tuple[str, int | None, Booking]] = []
+        self.labelled_in: dict[str, int] = {}  # image id -> the catalog round that densely labelled it
         self.timings: dict[str, float] = {}
         preset = FinetuneConfig.paper if config.finetune == "paper" else FinetuneConfig.demo
         self.finetune_config = preset(**({"max_steps": config.finetune_max_steps} if config.finetune_max_steps else {}))
@@ -98,7 +99,8 @@ class Demo:
         self.ports.blobs.put(key, buffer.getvalue())
         self.ports.catalog.add_model_version(ModelVersion(
             ref.name, ref.version, arch, role, key, parent, trained_on_round, metrics or {}))
-        self.ports.catalog.set_default_version(ref.name, ref.version)
+        if parent is None or trained_on_round is not None:  # a baseline's model never serves the rounds
+            self.ports.catalog.set_default_version(ref.name, ref.version)
 
     def load_sets(self):
         """S0 and T0 (in-domain, from the zoo's world), W (held out, from this run's world)."""
@@ -141,7 +143,7 @@ class Demo:
         self.ports.catalog.set_round_state(catalog_round, "weak-rating")
         return heaps.candidates()
 
-    def weak_label(self, target: ModelRef, candidates: list[str]):
+    def weak_label(self, catalog_round: int, target: ModelRef, candidates: list[str]):
         """Each annotator rates the target's prediction on every candidate; MOS with the veto."""
         ratings, true_miou, main = {}, {}, {}
         for image_id in tqdm(candidates, desc="weak labelling", disable=not self.progress, leave=False):
@@ -150,7 +152,7 @@ class Demo:
             main[image_id] = main_class(prediction, self.C)
             votes, bookings = self.annotators.rate_all(image_id, true_miou[image_id], self.pool_meta[image_id][1])
             ratings[image_id] = votes
-            self.bookings += [("rating", b) for b in bookings]
+            self.bookings += [("rating", catalog_round, b) for b in bookings]
         return mean_opinion_scores(ratings), true_miou, main
 
     def dense_label(self, catalog_round: int, image_ids: list[str]) -> dict[str, np.ndarray]:
@@ -160,7 +162,7 @@ class Demo:
             mask, booking = self.annotators.paint(n % self.config.annotators, image_id, self.truth(image_id))
             self.ports.blobs.put(label_key(catalog_round, image_id), encode_png(mask), "image/png")
             masks[image_id] = mask
-            self.bookings.append(("mask", booking))
+            self.bookings.append(("mask", catalog_round, booking))
         return masks
 
     def predictions(self, ref: ModelRef, images: np.ndarray) -> np.ndarray:
@@ -212,7 +214,11 @@ class Demo:
         ref = ModelRef(TARGET, version)
         history = {k: v for k, v in history.items() if k != "t0_miou_by_lr"} | {
             "t0_miou_by_lr": {str(k): v for k, v in history["t0_miou_by_lr"].items()},
-            "final_loss_by_lr": {str(k): v for k, v in history.get("final_loss_by_lr", {}).items()}}
+            "final_loss_by_lr": {str(k): v for k, v in history.get("final_loss_by_lr", {}).items()},
+            # Lineage, as the trainer service records it: what this version learned from.
+            "num_classes": self.C, "counterexamples": len(counterexamples),
+            "counterexample_rounds": sorted({self.labelled_in[x] for x in counterexamples})
+            if catalog_round is not None else []}
         self.register(ref, model, TARGET_ARCH, "target", parent.version, catalog_round, history)
         if catalog_round is not None:  # a MAD round's target mines the pool next; baselines only get evaluated
             self.predict_pool(ref)
@@ -241,7 +247,7 @@ class Demo:
             catalog_round = i + 1
             # Images already densely labelled are not mined again: their labels are known.
             candidates = self.mine(i, target, [x for x in self.pool_ids if x not in labelled])
-            mos, true_miou, main = self.weak_label(target, candidates)
+            mos, true_miou, main = self.weak_label(catalog_round, target, candidates)
             last = i == self.config.rounds
             counterexamples = lowest_scores(mos, self.config.n4)
             test_set = select_test_set(candidates, main, exclude=set(counterexamples) | out_of_domain(mos),
@@ -251,11 +257,12 @@ class Demo:
             masks = self.dense_label(catalog_round, test_set + ([] if last else counterexamples))
             dense_labels.update(masks)
             labelled |= set(masks)
+            self.labelled_in.update({x: catalog_round for x in masks})
             for kind, ids in (("counterexamples", counterexamples), ("test", test_set)):
                 self.ports.catalog.set_round_images(catalog_round, kind, ids)
             record = RoundRecord(i, candidates, counterexamples, test_set, mos, true_miou)
             self.evaluate(i, target, test_set, masks, record)
-            accumulated += counterexamples
+            accumulated += sorted(counterexamples)  # S of each round by id, as the trainer reads it
             if not last and accumulated:  # nothing to learn from yet: the target stays as it is
                 target, record.finetune = self.finetune(target, f"v{i + 1}", accumulated, catalog_round,
                                                         dense_labels.__getitem__)
@@ -280,7 +287,7 @@ class Demo:
         scores = {"mad": records[1].wild["target"] if len(records) > 1 else float("nan")}
         shifted = {"mad": records[1].wild_shifted["target"] if len(records) > 1 else float("nan")}
         for method, chosen in selections.items():
-            self.bookings += [("baseline-mask", self.annotators.paint(n % self.config.annotators, x, self.truth(x))[1])
+            self.bookings += [("baseline-mask", None, self.annotators.paint(n % self.config.annotators, x, self.truth(x))[1])
                               for n, x in enumerate(chosen)]
             ref, _ = self.finetune(ModelRef(TARGET, "v0"), f"v1-{method}", chosen, None, self.truth)
             scores[method] = self.split_miou(ref, "wild")

@@ -23,14 +23,18 @@ def _share(flags) -> float:
 def summarize(run: DemoRun) -> dict:
     """The summary.json content (schema in the README)."""
     threshold = run.config.failure_threshold
+    def hours(kind: str, catalog_round: int) -> float:
+        return sum(b.seconds for k, n, b in run.bookings if k == kind and n == catalog_round) / HOUR
+
     rounds = [
         {"round": r.round, "t0": r.t0, "t": r.t, "wild": r.wild, "wild_shifted": r.wild_shifted,
          "m_size": len(r.candidates),
-         "s_size": len(r.counterexamples), "t_size": len(r.test_set), "finetune": r.finetune}
+         "s_size": len(r.counterexamples), "t_size": len(r.test_set), "finetune": r.finetune,
+         "cost_hours": {"weak": hours("rating", r.round + 1), "dense": hours("mask", r.round + 1)}}
         for r in run.rounds
     ]
     first = run.rounds[0]
-    seconds = {kind: [b.seconds for k, b in run.bookings if k == kind] for kind in ("rating", "mask")}
+    seconds = {kind: [b.seconds for k, _, b in run.bookings if k == kind] for kind in ("rating", "mask")}
     seconds_per_mask = float(np.mean(seconds["mask"])) if seconds["mask"] else 135.0
     summary = {
         "description": (f"Embedded run, seed {run.config.seed}: |D| = {run.config.pool_size}, |W| = {run.config.wild_size}, "

@@ -78,6 +78,22 @@ def render_html(summary: dict, figures: Mapping[str, bytes]) -> str:
                              for k, v in summary["baselines"].items()])]
     if "cost" in summary:
         sections += ["<h2>Annotation cost (hours)</h2>", _table(["what", "hours"], [[k, v] for k, v in summary["cost"].items()])]
+        if all("cost_hours" in r for r in rounds):
+            sections += ["<p>Per round, from the recorded times:</p>",
+                         _table(["round", "weak rating", "dense labelling"],
+                                [[r["round"], r["cost_hours"]["weak"], r["cost_hours"]["dense"]] for r in rounds])]
+    lineage, parent = [], "v0"
+    for r in rounds:
+        if r.get("finetune"):
+            f = r["finetune"]
+            lineage.append([f"v{r['round'] + 1}", parent, f.get("counterexamples", ""),
+                            ", ".join(map(str, f.get("counterexample_rounds", []))), f.get("lr", ""),
+                            f.get("t0_miou", float("nan"))])
+            parent = f"v{r['round'] + 1}"
+    if lineage:
+        sections += ["<h2>Lineage of the target's versions</h2>",
+                     _table(["version", "fine-tuned from", "|S ∪ earlier S|", "S of rounds", "chosen lr",
+                             "T0 mIoU"], lineage)]
     if "precision" in summary:
         sections += ["<h2>Failure-finding precision (share with true target mIoU &lt; 0.5)</h2>",
                      _table(["set", "precision"], [[k, v] for k, v in summary["precision"].items()])]
