@@ -45,6 +45,11 @@ def app(tmp_path, store, monkeypatch):
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}", "BLOB_STORE": store,
                       "SECRET_KEY": "test", "TESTING": True})
     metadata.create_all(app.extensions["segmad.engine"])
+    return stock(app, store)
+
+
+def stock(app, store):
+    """Put the four tiny images with their maps in `store`, and the accounts admin, ann, bob, eve."""
     rng = np.random.default_rng(0)
     for i in range(4):
         store.put(f"images/i{i}.png", png(rng.integers(0, 255, (H, W, 3), dtype=np.uint8)))

@@ -28,7 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """The app: settings from SEGMAD_* unless `test_config` gives DATABASE_URL, BLOB_STORE, SECRET_KEY."""
     from segmad import bootstrap, settings as settings_module
     from segmad.catalog import make_engine
-    from segmad.labelling import admin_api, api, auth, db, pages, security
+    from segmad.labelling import admin_api, admin_pages, api, auth, db, pages, report_view, security
 
     app = Flask(__name__)
     config = dict(test_config or {})
@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         DATABASE_SCHEMA=settings.database_schema or None,
+        REPORT_DIR=settings.report_dir,
     )
     app.config.update(config)
     app.extensions["segmad.engine"] = make_engine(app.config["DATABASE_URL"],
@@ -50,6 +51,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(db.commit_db)
     app.teardown_appcontext(db.close_db)
     security.init_app(app)
-    for blueprint in (auth.bp, pages.bp, api.bp, admin_api.bp):
+    for blueprint in (auth.bp, pages.bp, api.bp, admin_api.bp, admin_pages.bp, report_view.bp):
         app.register_blueprint(blueprint)
     return app

@@ -7,7 +7,7 @@ import re
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from segmad.labelling.errors import Conflict, Invalid
@@ -57,6 +57,12 @@ def find_annotator(conn: Connection, name: str):
     return conn.execute(select(annotators).where(annotators.c.name == name)).first()
 
 
+def list_annotators(conn: Connection) -> list:
+    """Every account (id, name, is_admin), by name."""
+    return conn.execute(select(annotators.c.id, annotators.c.name, annotators.c.is_admin)
+                        .order_by(annotators.c.name)).all()
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -69,11 +75,13 @@ def issue_token(conn: Connection, annotator_id: int) -> str:
     return token
 
 
+_BY_TOKEN = (select(annotators).join(api_tokens, api_tokens.c.annotator_id == annotators.c.id)
+             .where(api_tokens.c.token_hash == bindparam("token_hash")))  # built once: every API call
+
+
 def annotator_for_token(conn: Connection, token: str):
     """The annotator a bearer token belongs to, or None."""
-    query = (select(annotators).join(api_tokens, api_tokens.c.annotator_id == annotators.c.id)
-             .where(api_tokens.c.token_hash == _digest(token)))
-    return conn.execute(query).first()
+    return conn.execute(_BY_TOKEN, {"token_hash": _digest(token)}).first()
 
 
 _DUMMY_HASH = generate_password_hash("not-a-real-password")

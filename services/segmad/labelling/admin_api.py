@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, g, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, g, jsonify, request
 
 from segmad.labelling import campaigns, exchange, masks
 from segmad.labelling.api import blobs
@@ -57,10 +57,7 @@ def open_dense():
 @admin_required
 def close(campaign_id: int):
     """Close a campaign; a weak one answers {mos, counterexamples, test_set, out_of_domain}."""
-    result = campaigns.close_campaign(get_db(), blobs(), campaign_id)
-    if request.form.get("from_page"):
-        return redirect(url_for("pages.admin"))
-    return jsonify(result)
+    return jsonify(campaigns.close_campaign(get_db(), blobs(), campaign_id))
 
 
 @bp.get("/campaigns/<int:campaign_id>/result")

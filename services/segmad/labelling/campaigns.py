@@ -6,7 +6,7 @@ import json
 import re
 from typing import Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from segmad.adapters.blobstore import BlobStore, check_key
 from segmad.labelling.accounts import find_annotator, now
@@ -121,20 +121,25 @@ def get_campaign(conn: Connection, campaign_id: int):
     return row
 
 
-def is_member(conn: Connection, campaign_id: int, annotator_id: int) -> bool:
-    """Whether the annotator works on the campaign."""
-    query = select(campaign_annotators.c.annotator_id).where(
-        campaign_annotators.c.campaign_id == campaign_id,
-        campaign_annotators.c.annotator_id == annotator_id)
-    return conn.execute(query).first() is not None
+# Every API call starts here: one statement, built once, for the row and the caller's membership.
+_CAMPAIGN_AND_MEMBERSHIP = select(
+    campaigns,
+    select(campaign_annotators.c.annotator_id).where(
+        campaign_annotators.c.campaign_id == campaigns.c.id,
+        campaign_annotators.c.annotator_id == bindparam("annotator_id")).exists().label("is_member"),
+).where(campaigns.c.id == bindparam("campaign_id"))
+_ITEM = select(campaign_items).where(campaign_items.c.id == bindparam("item_id"),
+                                     campaign_items.c.campaign_id == bindparam("campaign_id"))
 
 
 def campaign_for(conn: Connection, campaign_id: int, user) -> object:
     """The campaign if `user` is an admin or one of its annotators; Forbidden otherwise."""
-    campaign = get_campaign(conn, campaign_id)
-    if not user.is_admin and not is_member(conn, campaign_id, user.id):
+    row = conn.execute(_CAMPAIGN_AND_MEMBERSHIP, {"campaign_id": campaign_id, "annotator_id": user.id}).first()
+    if row is None:
+        raise NotFound(f"no campaign {campaign_id}")
+    if not user.is_admin and not row.is_member:
         raise Forbidden("you are not an annotator of this campaign")
-    return campaign
+    return row
 
 
 def require_open(campaign) -> None:
@@ -145,11 +150,25 @@ def require_open(campaign) -> None:
 
 def get_item(conn: Connection, campaign_id: int, item_id: int):
     """The item of that campaign; NotFound otherwise."""
-    row = conn.execute(select(campaign_items).where(
-        campaign_items.c.id == item_id, campaign_items.c.campaign_id == campaign_id)).first()
+    row = conn.execute(_ITEM, {"item_id": item_id, "campaign_id": campaign_id}).first()
     if row is None:
         raise NotFound(f"no item {item_id} in campaign {campaign_id}")
     return row
+
+
+def list_items(conn: Connection, campaign_id: int) -> list[dict]:
+    """The campaign's items as {id, image_id}, in order."""
+    query = (select(campaign_items.c.id, campaign_items.c.image_id)
+             .where(campaign_items.c.campaign_id == campaign_id).order_by(campaign_items.c.position))
+    return [{"id": row.id, "image_id": row.image_id} for row in conn.execute(query)]
+
+
+def selected_images(campaign) -> list[str]:
+    """S ∪ T of a closed weak campaign, by image id; Invalid for any other campaign."""
+    if campaign.kind != "weak" or campaign.status != "closed":
+        raise Invalid(f"campaign {campaign.id} is not a closed weak campaign")
+    result = json.loads(campaign.result or "{}")
+    return sorted(set(result.get("counterexamples", [])) | set(result.get("test_set", [])))
 
 
 def list_campaigns(conn: Connection, user) -> list[dict]:

@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, Response, g, render_template
 
 from segmad.labelling import masks
-from segmad.labelling.campaigns import campaign_for, list_campaigns
+from segmad.labelling.campaigns import campaign_for, list_campaigns, list_items
 from segmad.labelling.db import get_db
 from segmad.labelling.errors import Invalid
 from segmad.labelling.palette import hex_colour
@@ -82,7 +82,8 @@ def admin():
     rows = []
     for info in list_campaigns(db, g.user):
         rows.append({**info, "stats": annotator_stats(db, info["id"]),
-                     "alpha": rating_agreement(db, info["id"]) if info["kind"] == "weak" else None})
+                     "alpha": rating_agreement(db, info["id"]) if info["kind"] == "weak" else None,
+                     "item_list": list_items(db, info["id"]) if info["kind"] == "dense" else []})
     return render_template("admin.html", campaigns=rows)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from segmad.labelling.accounts import now
 from segmad.labelling.campaigns import get_item, require_open
@@ -43,21 +44,46 @@ def item_json(item, score=None) -> dict:
             "image_url": base + "/image", "prediction_url": base + "/overlay", "rating": score}
 
 
+# The hot path's statements are built once: a request then skips building and hashing them.
+# NOT IN (a hashed subquery) rather than an anti-join: on tables without statistics yet (a new
+# campaign) PostgreSQL plans the anti-join as a nested loop that rescans every vote per item.
+_NEXT_UNRATED = (
+    select(campaign_items)
+    .where(campaign_items.c.campaign_id == bindparam("campaign_id"),
+           campaign_items.c.id.not_in(select(ratings.c.item_id)
+                                      .where(ratings.c.annotator_id == bindparam("annotator_id"))))
+    .order_by(campaign_items.c.position).limit(bindparam("count"))
+)
+_PROGRESS = select(
+    select(func.count()).select_from(ratings.join(campaign_items))
+    .where(campaign_items.c.campaign_id == bindparam("campaign_id"),
+           ratings.c.annotator_id == bindparam("annotator_id")).scalar_subquery().label("rated"),
+    select(func.count()).where(campaign_items.c.campaign_id == bindparam("campaign_id"))
+    .scalar_subquery().label("total"),
+)
+
+
+def _upsert(insert):
+    statement = insert(ratings)
+    return statement.on_conflict_do_update(
+        index_elements=["item_id", "annotator_id"],
+        set_={name: statement.excluded[name] for name in ("score", "out_of_domain", "seconds", "rated_at")})
+
+
+# One upsert: a single round trip, and two quick clicks on the same item cannot both insert.
+_UPSERT_RATING = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+
+
 def next_items(conn: Connection, campaign_id: int, annotator_id: int, count: int = 2) -> list[dict]:
     """The annotator's next `count` unrated items in order (the second one is for preloading)."""
-    mine = and_(ratings.c.item_id == campaign_items.c.id, ratings.c.annotator_id == annotator_id)
-    query = (select(campaign_items).outerjoin(ratings, mine)
-             .where(campaign_items.c.campaign_id == campaign_id, ratings.c.item_id.is_(None))
-             .order_by(campaign_items.c.position).limit(count))
-    return [item_json(row) for row in conn.execute(query)]
+    rows = conn.execute(_NEXT_UNRATED, {"campaign_id": campaign_id, "annotator_id": annotator_id, "count": count})
+    return [item_json(row) for row in rows]
 
 
 def progress(conn: Connection, campaign_id: int, annotator_id: int) -> dict:
     """How many of the campaign's items the annotator has rated."""
-    total = conn.execute(select(func.count()).where(campaign_items.c.campaign_id == campaign_id)).scalar()
-    rated = conn.execute(select(func.count()).select_from(ratings.join(campaign_items)).where(
-        campaign_items.c.campaign_id == campaign_id, ratings.c.annotator_id == annotator_id)).scalar()
-    return {"rated": rated, "total": total}
+    row = conn.execute(_PROGRESS, {"campaign_id": campaign_id, "annotator_id": annotator_id}).one()
+    return {"rated": row.rated, "total": row.total}
 
 
 def rated_item(conn: Connection, campaign_id: int, item_id: int, annotator_id: int) -> dict:
@@ -79,7 +105,4 @@ def submit_rating(conn: Connection, campaign, item_id: int, annotator_id: int, v
     ood = vote == OUT_OF_DOMAIN
     values = {"score": None if ood else int(vote), "out_of_domain": ood,
               "seconds": parse_seconds(seconds), "rated_at": now()}
-    updated = conn.execute(ratings.update().where(
-        ratings.c.item_id == item_id, ratings.c.annotator_id == annotator_id).values(**values))
-    if updated.rowcount == 0:
-        conn.execute(ratings.insert().values(item_id=item_id, annotator_id=annotator_id, **values))
+    conn.execute(_UPSERT_RATING[conn.dialect.name], {"item_id": item_id, "annotator_id": annotator_id, **values})

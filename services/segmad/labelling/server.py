@@ -20,11 +20,11 @@ class _Gunicorn(BaseApplication):
 
 def serve(host: str, port: int, workers: int = 2, threads: int = 8) -> int:
     """Run the app under gunicorn until interrupted."""
-    from segmad.catalog.schema import metadata
+    from segmad.catalog import migrate
     from segmad.labelling import create_app
 
     app = create_app()
-    metadata.create_all(app.extensions["segmad.engine"])  # until the Alembic migration has these tables
+    migrate(app.extensions["segmad.engine"])  # the catalog's and the labelling tables, indexes included
     app.extensions["segmad.engine"].dispose()  # each forked worker opens its own connections
     _Gunicorn(app, {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
                     "worker_class": "gthread", "accesslog": None, "keepalive": 30, "loglevel": "warning"}).run()

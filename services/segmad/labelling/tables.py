@@ -1,7 +1,7 @@
 """SQL tables of the labelling service (annotators, campaigns, ratings, dense masks, reviews)."""
 
 from sqlalchemy import (
-    Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint,
+    Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
 )
 
 from segmad.catalog.schema import metadata
@@ -57,16 +57,21 @@ campaign_items = Table(
     Column("prediction_keys", Text),  # dense: JSON {model name: label-map key}
     Column("assigned_to", Integer, ForeignKey("annotators.id")),  # dense: who paints it
     UniqueConstraint("campaign_id", "image_id"),
+    # "Next item" walks a campaign in position order and stops at the first unrated ones.
+    Index("ix_campaign_items_campaign_id_position", "campaign_id", "position"),
 )
 
 ratings = Table(
     "ratings", metadata,
     Column("item_id", Integer, ForeignKey("campaign_items.id"), primary_key=True),
-    Column("annotator_id", Integer, ForeignKey("annotators.id"), primary_key=True, index=True),
+    Column("annotator_id", Integer, ForeignKey("annotators.id"), primary_key=True),
     Column("score", Integer),  # 1..5; NULL when out_of_domain
     Column("out_of_domain", Boolean, nullable=False, default=False),
     Column("seconds", Float, nullable=False),
     Column("rated_at", DateTime(timezone=True), nullable=False),
+    # One annotator's votes, probed by item: keeps "next item" and progress cheap whatever plan
+    # the database picks on fresh, unanalysed tables (PostgreSQL otherwise rescans them per item).
+    Index("ix_ratings_annotator_id_item_id", "annotator_id", "item_id"),
 )
 
 dense_masks = Table(
