@@ -103,3 +103,9 @@ def test_start_with_world_takes_the_bounds_from_the_synthetic_s0(root, capsys):
     settings = ports.catalog.round(1).settings
     ports.close()
     assert len(settings["bounds"]["lower"]) == 4 and settings["bounds"]["upper"][1] < 1
+
+
+def test_round_zero_is_refused_because_t0_names_the_seed_test_set(root, capsys):
+    make_ports(root).close()
+    assert main(start_args(root)[:2] + ["0"] + start_args(root)[3:]) == 2
+    assert "round numbers start at 1" in capsys.readouterr().err

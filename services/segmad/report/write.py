@@ -13,20 +13,36 @@ from typing import Mapping
 from segmad.report.checks import conclusions
 
 
-def _fmt(value) -> str:
+STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+         "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+         "td:first-child,th:first-child{text-align:left}li.ok{color:#060}li.no{color:#a00}img{max-width:100%}")
+
+
+def cell(value) -> str:
+    """A table cell's escaped text: floats to 4 places, NaN and None as a dash."""
+    if value is None:
+        return "–"
     if isinstance(value, float):
         return "–" if math.isnan(value) else f"{value:.4f}"
     return html.escape(str(value))
 
 
-def _table(header: list[str], rows: list[list]) -> str:
+def table(header: list[str], rows: list[list]) -> str:
+    """An HTML table with escaped header and cells."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _img(png: bytes, alt: str) -> str:
+def img(png: bytes, alt: str) -> str:
+    """A PNG inlined as a data URI, so the page opens from disk on its own."""
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def page(title: str, sections: list[str]) -> str:
+    """A self-contained HTML page (no script) in the report's style."""
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(sections)}</body></html>")
 
 
 def _table1(summary: dict) -> str:
@@ -34,7 +50,7 @@ def _table1(summary: dict) -> str:
     models = list(rounds[0]["t0"])
     header = ["model"] + [f"round {r['round']}: {s}" for r in rounds for s in ("T0", f"T({r['round'] + 1})")]
     rows = [[m] + [v for r in rounds for v in (r["t0"][m], r["t"].get(m, float("nan")))] for m in models]
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def render_html(summary: dict, figures: Mapping[str, bytes]) -> str:
@@ -55,32 +71,32 @@ def render_html(summary: dict, figures: Mapping[str, bytes]) -> str:
     if "zoo" in summary:
         zoo = summary["zoo"]
         sections.append("<h2>The zoo and its generalisation gap</h2>")
-        sections.append(_table(["model", "arch", "T0 mIoU", "W mIoU", "gap"],
+        sections.append(table(["model", "arch", "T0 mIoU", "W mIoU", "gap"],
                                [[m, z.get("arch", ""), z["t0"], z["wild"], z["t0"] - z["wild"]] for m, z in zoo.items()]))
     if "failure_overlap" in summary:
         overlap = summary["failure_overlap"]
         names = list(overlap)
         sections.append("<p>Jaccard overlap of the models' failure sets on W (per-image mIoU &lt; 0.5):</p>")
-        sections.append(_table([""] + names, [[a] + [overlap[a][b] for b in names] for a in names]))
+        sections.append(table([""] + names, [[a] + [overlap[a][b] for b in names] for a in names]))
     sections += [
         "<h2>Table 1: mIoU on T0 and on the unbiased test sets T(i)</h2>", _table1(summary),
         "<h2>mIoU on the held-out wild set W per round</h2>",
-        _table(["model"] + [f"round {r['round']}" for r in rounds], wild_rows),
+        table(["model"] + [f"round {r['round']}" for r in rounds], wild_rows),
         "<p>…and on the shifted in-domain images of W only (where the failures are):</p>",
-        _table(["model"] + [f"round {r['round']}" for r in rounds],
+        table(["model"] + [f"round {r['round']}" for r in rounds],
                [[m] + [r.get("wild_shifted", {}).get(m, float("nan")) for r in rounds] for m in rounds[0]["wild"]]),
         "<p>Set sizes: " + ", ".join(f"round {r['round']}: |M|={r['m_size']}, |S|={r['s_size']}, |T|={r['t_size']}" for r in rounds) + "</p>",
     ]
     if "baselines" in summary:
         sections += ["<h2>Table 2: MAD vs entropy vs random (one round, same labelling budget), mIoU on W</h2>",
-                     _table(["method", "W mIoU", "shifted W mIoU"],
+                     table(["method", "W mIoU", "shifted W mIoU"],
                             [[k, v, summary.get("baselines_wild_shifted", {}).get(k, float("nan"))]
                              for k, v in summary["baselines"].items()])]
     if "cost" in summary:
-        sections += ["<h2>Annotation cost (hours)</h2>", _table(["what", "hours"], [[k, v] for k, v in summary["cost"].items()])]
+        sections += ["<h2>Annotation cost (hours)</h2>", table(["what", "hours"], [[k, v] for k, v in summary["cost"].items()])]
         if all("cost_hours" in r for r in rounds):
             sections += ["<p>Per round, from the recorded times:</p>",
-                         _table(["round", "weak rating", "dense labelling"],
+                         table(["round", "weak rating", "dense labelling"],
                                 [[r["round"], r["cost_hours"]["weak"], r["cost_hours"]["dense"]] for r in rounds])]
     lineage, parent = [], "v0"
     for r in rounds:
@@ -92,24 +108,26 @@ def render_html(summary: dict, figures: Mapping[str, bytes]) -> str:
             parent = f"v{r['round'] + 1}"
     if lineage:
         sections += ["<h2>Lineage of the target's versions</h2>",
-                     _table(["version", "fine-tuned from", "|S ∪ earlier S|", "S of rounds", "chosen lr",
+                     table(["version", "fine-tuned from", "|S ∪ earlier S|", "S of rounds", "chosen lr",
                              "T0 mIoU"], lineage)]
     if "precision" in summary:
         sections += ["<h2>Failure-finding precision (share with true target mIoU &lt; 0.5)</h2>",
-                     _table(["set", "precision"], [[k, v] for k, v in summary["precision"].items()])]
+                     table(["set", "precision"], [[k, v] for k, v in summary["precision"].items()])]
     if "shift_coverage" in summary:
         cov = summary["shift_coverage"]
         sections += ["<h2>Shift factors: share of images in the pool D vs in S</h2>",
-                     _table(["factor", "D", "S"], [[f, v["pool"], v["s"]] for f, v in cov.items()])]
-    sections += [f"<h2>{html.escape(name.replace('_', ' '))}</h2>{_img(png, name)}" for name, png in figures.items() if png]
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}li.ok{color:#060}li.no{color:#a00}img{max-width:100%}")
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>segmad report</title><style>{style}</style></head><body>{''.join(sections)}</body></html>"
+                     table(["factor", "D", "S"], [[f, v["pool"], v["s"]] for f, v in cov.items()])]
+    sections += [f"<h2>{html.escape(name.replace('_', ' '))}</h2>{img(png, name)}" for name, png in figures.items() if png]
+    return page("segmad report", sections)
 
 
 def write_report(out_dir: str | os.PathLike, summary: dict, figures: Mapping[str, bytes]) -> Path:
     """Write summary.json, figures/<name>.png and index.html into `out_dir`; returns index.html's path."""
+    return write_folder(out_dir, summary, figures, render_html(summary, figures))
+
+
+def write_folder(out_dir: str | os.PathLike, summary: dict, figures: Mapping[str, bytes], index_html: str) -> Path:
+    """A report folder: summary.json, figures/<name>.png and the page as index.html; index.html's path."""
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for name, png in figures.items():
@@ -117,5 +135,5 @@ def write_report(out_dir: str | os.PathLike, summary: dict, figures: Mapping[str
             (out / "figures" / f"{name}.png").write_bytes(png)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True, default=float))
     index = out / "index.html"
-    index.write_text(render_html(summary, figures))
+    index.write_text(index_html)
     return index
