@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             def publish(ref, arch):
                 release.release(ref.name, ref.version, zoo[arch], arch, train_world.num_classes, wild_world.size)
 
-            driver = StackRounds(config, zoo, ports, train_world, wild_world, env["SEGMAD_LABELLING_URL"],
+            driver = StackRounds(config, zoo, ports, train_world, wild_world, stack.service("labelling").address,
                                  publish if release else None, args.timeout, progress=not args.quiet, say=say)
             result = driver.run()
             summary = summarize(result)
