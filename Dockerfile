@@ -23,9 +23,13 @@ FROM python:3.11-slim
 RUN useradd --uid 10001 --create-home --home-dir /home/segmad segmad \
     && mkdir -p /var/lib/segmad && chown segmad:segmad /var/lib/segmad
 COPY --from=build /opt/segmad /opt/segmad
+# The generic TorchServe handler and its config: `segmad models publish` archives the handler into every
+# .mar (the installed package has no checkout around it, so SEGMAD_TORCHSERVE_DIR says where it is).
+COPY deploy/torchserve /opt/segmad/deploy/torchserve
 ENV PATH=/opt/segmad/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     SEGMAD_DATA_DIR=/var/lib/segmad \
+    SEGMAD_TORCHSERVE_DIR=/opt/segmad/deploy/torchserve \
     MPLCONFIGDIR=/tmp/matplotlib
 
 USER 10001

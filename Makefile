@@ -29,6 +29,15 @@ unit: install
 bench: install
 	$(BIN)/segmad bench select
 
+# Mining images/s over the local stack (make up's, else a private one) vs in-process; DB writes per image.
+.PHONY: bench-pipeline differential
+bench-pipeline: install
+	$(BIN)/segmad bench pipeline
+
+# The fault and differential test over the stack at the issue's size (make test mines 150 images).
+differential: install
+	SEGMAD_DIFFERENTIAL_POOL=2000 $(BIN)/python -m pytest -s tests/integration/test_stack_mining.py
+
 demo: install
 	$(BIN)/segmad demo
 
@@ -36,9 +45,13 @@ clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info services/*.egg-info
 
 # The local stack of real servers, no Docker (data, logs, pids under var/stack/).
-.PHONY: up status down
+.PHONY: up up-infra status down
 up: install
-	$(BIN)/segmad stack up
+	SEGMAD_REPORT_DIR=$${SEGMAD_REPORT_DIR:-$(CURDIR)/report} $(BIN)/segmad stack up
+
+# Only PostgreSQL, S3 and the broker (what the integration tests need), without TorchServe and the services.
+up-infra: install
+	$(BIN)/segmad stack up --infra-only
 
 status:
 	$(BIN)/segmad stack status
@@ -53,3 +66,33 @@ compose-check: install
 
 k8s-check: install
 	$(BIN)/kubernetes-validate --strict deploy/k8s/*.yaml
+
+# Rounds of Algorithm 1 on the running local stack (`make up` first), one step at a time:
+#   make round-start ROUND=1; make mine ROUND=1; (people rate); make select ROUND=1;
+#   (people paint and review); make finetune ROUND=1; make report
+# The last round of a run only measures: make select ROUND=3 LAST=1.
+ROUND ?= 1
+STACK_ENV := set -a && . ./var/stack/env && set +a &&
+.PHONY: round-start mine select finetune report rounds e2e
+round-start: install
+	$(STACK_ENV) $(BIN)/segmad round start $(ROUND) --world
+
+mine: install
+	$(STACK_ENV) $(BIN)/segmad round close-mining $(ROUND) --wait
+
+select: install
+	$(STACK_ENV) $(BIN)/segmad round select $(ROUND) $(if $(LAST),--measure-only)
+
+finetune: install
+	$(STACK_ENV) $(BIN)/segmad round finetune $(ROUND) --wait
+
+report: install
+	$(STACK_ENV) $(BIN)/segmad round report --out report
+
+# Every round on the running stack, with simulated annotators working through the labelling API.
+rounds: install
+	$(BIN)/segmad e2e --running --stack var/stack --report report
+
+# The whole loop on a fresh private stack, compared with the embedded demo on the same seed and pool.
+e2e: install
+	$(BIN)/segmad e2e --compare --report report/e2e

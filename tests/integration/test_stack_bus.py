@@ -76,3 +76,22 @@ def test_after_a_broker_restart_the_messages_are_there_and_a_group_resumes_after
             assert len(drain(newcomer, 6)) == 6
     finally:
         bus.close()
+
+
+def test_buses_in_different_namespaces_share_a_broker_without_reading_each_other(local_stack):
+    base = {**parse_bus_url(local_stack["SEGMAD_BUS"]), **FAST_JOIN, "partitions": 1}
+    tag = uuid.uuid4().hex[:8]
+    ours, theirs = KafkaBus(**base, namespace=f"a{tag}"), KafkaBus(**base, namespace=f"b{tag}")
+    try:
+        ours.publish("images", "k", b"ours")
+        theirs.publish("images", "k", b"theirs")
+        ours.flush()
+        theirs.flush()
+        with ours.subscribe(["images"], "inference") as consumer:
+            (message,) = drain(consumer, 1)
+            assert (message.topic, message.value) == ("images", b"ours")
+            consumer.commit(message)
+            assert consumer.poll(10, 1.0) == []
+    finally:
+        ours.close()
+        theirs.close()

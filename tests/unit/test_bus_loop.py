@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from segmad.adapters.bus import DEAD_LETTERS, DeadLetter, InMemoryBus, MalformedMessage, run_consumer
+from segmad.proto.v1 import dead_letters_pb2
 
 
 @pytest.fixture
@@ -90,3 +91,14 @@ def test_a_set_stop_event_ends_the_loop_before_the_next_message(bus):
 def test_a_dead_letter_survives_its_round_trip_through_bytes():
     letter = DeadLetter("predictions", 3, 17, "img-9", "bad field", b"\x00\xff")
     assert DeadLetter.from_bytes(letter.to_bytes()) == letter
+
+
+def test_a_dead_letter_travels_as_the_protobuf_message_of_proto():
+    wire = dead_letters_pb2.DeadLetter.FromString(DeadLetter("images", 2, 9, "k", "bad", b"\xff").to_bytes())
+    assert (wire.topic, wire.partition, wire.offset, wire.key, wire.error, wire.value) == ("images", 2, 9, "k", "bad",
+                                                                                         b"\xff")
+
+
+def test_bytes_that_are_not_a_dead_letter_are_malformed():
+    with pytest.raises(MalformedMessage):
+        DeadLetter.from_bytes(b'{"topic": "images"}')

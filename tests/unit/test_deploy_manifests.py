@@ -198,3 +198,28 @@ def test_labelling_probes_are_routes_of_the_labelling_app(app):  # noqa: F811
     probe = k8s_container_running("labelling")
     assert _health_path(compose_service_running("labelling")["healthcheck"]["test"]) in routes
     assert {probe["readinessProbe"]["httpGet"]["path"], probe["livenessProbe"]["httpGet"]["path"]} <= routes
+
+
+def dockerfile_final_stage() -> list[str]:
+    """The instructions of the Dockerfile's last stage, continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    last_from = max(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    return lines[last_from:]
+
+
+def test_the_image_carries_the_torchserve_handler_where_segmad_looks_for_it():
+    stage = dockerfile_final_stage()
+    copied = [line.split()[-1] for line in stage if line.startswith("COPY ") and line.split()[1] == "deploy/torchserve"]
+    settings = dict(re.findall(r"(SEGMAD_[A-Z_]+)=(\S+)", " ".join(line for line in stage if line.startswith("ENV "))))
+    assert copied and settings.get("SEGMAD_TORCHSERVE_DIR") == copied[0]
+    assert (ROOT / "deploy" / "torchserve" / "segmad_handler.py").exists()
+    assert not any(line.startswith("deploy") for line in (ROOT / ".dockerignore").read_text().splitlines())
+
+
+def test_the_handler_folder_comes_from_segmad_torchserve_dir_when_set(monkeypatch, tmp_path):
+    from segmad.publish import torchserve_dir
+
+    assert (torchserve_dir() / "segmad_handler.py").exists()
+    monkeypatch.setenv("SEGMAD_TORCHSERVE_DIR", str(tmp_path))
+    assert torchserve_dir() == tmp_path

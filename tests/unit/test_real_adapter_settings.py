@@ -19,7 +19,13 @@ def test_a_kafka_url_may_set_the_partition_count_and_session_timeout():
     assert parsed == {"bootstrap": "h:1", "partitions": 8, "session_timeout_ms": 3000}
 
 
-@pytest.mark.parametrize("url", ["kafka://", "kafka://h:1/path", "kafka://h:1?colour=red", "kafka://h:1?partitions=x"])
+def test_a_kafka_url_may_set_a_namespace_for_topics_and_groups():
+    assert parse_bus_url("kafka://h:1?namespace=bench-7") == {"bootstrap": "h:1", "namespace": "bench-7"}
+    assert KafkaBus("h:1", namespace="bench-7").prefix == "bench-7."
+
+
+@pytest.mark.parametrize("url", ["kafka://", "kafka://h:1/path", "kafka://h:1?colour=red", "kafka://h:1?partitions=x",
+                                 "kafka://h:1?namespace=a.b"])
 def test_a_malformed_kafka_url_is_refused(url):
     with pytest.raises(ValueError):
         parse_bus_url(url)

@@ -8,8 +8,6 @@ message about one image lands on one partition, in order.
 from __future__ import annotations
 
 import abc
-import base64
-import json
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -91,8 +89,12 @@ class EventBus(abc.ABC):
         """Append a message; messages with one key keep their order."""
 
     @abc.abstractmethod
-    def subscribe(self, topics: Iterable[str], group: str) -> Consumer:
-        """A new consumer in `group`, starting after the group's committed offsets (or at the start)."""
+    def subscribe(self, topics: Iterable[str], group: str, max_handle_s: float | None = None) -> Consumer:
+        """A new consumer in `group`, starting after the group's committed offsets (or at the start).
+
+        `max_handle_s`: how long the loop may take to handle one poll before the group thinks this
+        member dead and hands its partitions to another (None: the adapter's default).
+        """
 
     def flush(self) -> None:
         """Block until every published message is stored (a no-op where publish is synchronous)."""
@@ -126,7 +128,8 @@ class InMemoryBus(EventBus):
             self._logs.setdefault(tp, []).append((key, value))
             self._changed.notify_all()
 
-    def subscribe(self, topics: Iterable[str], group: str) -> Consumer:
+    def subscribe(self, topics: Iterable[str], group: str, max_handle_s: float | None = None) -> Consumer:
+        # In one process a member cannot die unseen: no liveness deadline to honour.
         consumer = _InMemoryConsumer(self, tuple(topics), group)
         with self._changed:
             self._members.setdefault(group, []).append(consumer)
@@ -200,15 +203,17 @@ class DeadLetter:
         return cls(message.topic, message.partition, message.offset, message.key, str(error), message.value)
 
     def to_bytes(self) -> bytes:
-        """JSON with the original value in base64 (it may be any bytes)."""
-        fields = {**self.__dict__, "value": base64.b64encode(self.value).decode("ascii")}
-        return json.dumps(fields, sort_keys=True).encode("utf-8")
+        """The protobuf DeadLetter of proto/segmad/v1/dead_letters.proto (the original value unchanged)."""
+        from segmad import events  # events imports this module: converted there, at the edge, like every event
+
+        return events.to_bytes(self)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "DeadLetter":
-        """Inverse of `to_bytes`."""
-        fields = json.loads(data)
-        return cls(**{**fields, "value": base64.b64decode(fields["value"])})
+        """Inverse of `to_bytes`; MalformedMessage for bytes that are not a dead letter."""
+        from segmad import events
+
+        return events.from_bytes(cls, data)
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The servers of the local stack, in start order; add a function to COMPONENTS to add a server."""
+"""The servers of the local stack, in start order; add a Component to COMPONENTS to add a server.
+
+Tiers: "infra" (S3, the broker; PostgreSQL is found, not started), then "torchserve", then
+"services": one `segmad serve NAME` per entry of segmad.serve.SERVICES, each on its own port.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from segmad.serve import SERVICES
 from segmad.stack.process import Service
+from segmad.stack.services import segmad_service, torchserve
 
 BLOB_BUCKET = "segmad"
 BROKER_BUCKET = "tansu"  # Tansu's log lives here, so the broker keeps its topics across restarts
@@ -119,8 +125,20 @@ def tansu(cfg: StackConfig, cluster_id: str = "tansu_cluster") -> Service:
     )
 
 
+@dataclass(frozen=True)
+class Component:
+    """A server of the stack: how to make it from the config, the ports it needs, its tier."""
+
+    make: Callable[[StackConfig], Service]
+    ports: tuple[str, ...]
+    tier: str
+
+
+TIERS = ("infra", "torchserve", "services")
+
 # Start order; each server may use the ones before it. Ports: the names each needs from StackConfig.ports.
-COMPONENTS: list[tuple[Callable[[StackConfig], Service], tuple[str, ...]]] = [
-    (seaweedfs, ("seaweedfs_master", "seaweedfs_volume", "seaweedfs_filer", "s3")),
-    (tansu, ("kafka",)),
-]
+COMPONENTS: list[Component] = [
+    Component(seaweedfs, ("seaweedfs_master", "seaweedfs_volume", "seaweedfs_filer", "s3"), "infra"),
+    Component(tansu, ("kafka",), "infra"),
+    Component(torchserve, ("torchserve", "torchserve_management", "torchserve_metrics"), "torchserve"),
+] + [Component(segmad_service(name), (name,), "services") for name in SERVICES]

@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,30 @@ class Service:
     after_start: Callable[[], None] | None = None  # e.g. create buckets, once the port answers
     ready_timeout_s: float = 60.0
     stop_timeout_s: float = 30.0
+    health_url: str | None = None  # ready (and running, for `status`) once this answers 200
+    env_file: Path | None = None  # KEY=VALUE lines read at start, under `env` (the stack's client settings)
+    process_group: bool = False  # signal the whole group: a launcher whose children must stop with it
+
+
+def healthy(url: str) -> bool:
+    """Whether GET url answers 200 within a second."""
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def answers(service: Service) -> bool:
+    """Its port accepts and, where it has one, its health URL answers 200."""
+    return port_open(service.port) and (service.health_url is None or healthy(service.health_url))
+
+
+def _environment(service: Service) -> dict[str, str]:
+    env = dict(os.environ)
+    if service.env_file is not None and service.env_file.exists():
+        env.update(line.split("=", 1) for line in service.env_file.read_text().splitlines() if "=" in line)
+    return {**env, **service.env}
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -103,34 +129,62 @@ def start(service: Service, run_dir: Path, log_dir: Path) -> int:
         service.before_start()
     with open(log_dir / f"{service.name}.log", "ab") as log:
         child = subprocess.Popen(service.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 env={**os.environ, **service.env}, start_new_session=True)
+                                 env=_environment(service), start_new_session=True)
     _children[child.pid] = child
     _pid_file(run_dir, service.name).write_text(json.dumps({"pid": child.pid, "argv0": service.argv[0]}))
     deadline = time.monotonic() + service.ready_timeout_s
-    while not port_open(service.port):
+    while not answers(service):
         if child.poll() is not None or time.monotonic() > deadline:
             stop(service, run_dir, grace_s=2)
             raise RuntimeError(f"{service.name} did not start; see {log_dir / service.name}.log")
-        time.sleep(0.1)
+        time.sleep(0.2)
     if service.after_start:
         service.after_start()
     return child.pid
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 def stop(service: Service, run_dir: Path, grace_s: float | None = None) -> bool:
-    """SIGTERM, then SIGKILL after the grace time; whether it was running."""
+    """SIGTERM, then SIGKILL after the grace time; whether it was running.
+
+    A `process_group` service is signalled as a group and stopped once every member has exited
+    (TorchServe's launcher leaves before its Java server and workers).
+    """
     pid = pid_of(run_dir, service.name)
     if pid is not None:
-        os.kill(pid, signal.SIGTERM)
+        # The child leads its own session (start_new_session), so its pid is also its process group's id.
+        def kill(sig: int) -> None:
+            try:
+                (os.killpg if service.process_group else os.kill)(pid, sig)
+            except ProcessLookupError:
+                pass  # gone meanwhile
+
+        def running() -> bool:
+            _reap(pid)
+            return bool(pid_of(run_dir, service.name)) or (service.process_group and _group_alive(pid))
+
+        kill(signal.SIGTERM)
         deadline = time.monotonic() + (service.stop_timeout_s if grace_s is None else grace_s)
-        while pid_of(run_dir, service.name) and time.monotonic() < deadline:
+        while running() and time.monotonic() < deadline:
             time.sleep(0.1)
-        if pid_of(run_dir, service.name):
-            os.kill(pid, signal.SIGKILL)
-            while pid_of(run_dir, service.name):
+        if running():
+            kill(signal.SIGKILL)
+            while running():
                 time.sleep(0.05)
-    child = _children.pop(pid, None) if pid is not None else None
-    if child is not None:
-        child.wait()
+    _reap(pid)
     _pid_file(run_dir, service.name).unlink(missing_ok=True)
     return pid is not None
+
+
+def _reap(pid: int | None) -> None:
+    """Wait for our exited child `pid`, so that it is neither a zombie nor reported as unreaped."""
+    child = _children.get(pid) if pid is not None else None
+    if child is not None and child.poll() is not None:
+        del _children[pid]

@@ -1,0 +1,112 @@
+"""`segmad bench pipeline`: mining throughput over the local stack against the same work done in-process.
+
+Over the stack: the inference and discrepancy workers run as processes on PostgreSQL, S3, the broker
+and TorchServe (a private stack with TorchServe is started when `make up`'s is not running). In
+process: rounds.stages.predict + stages.mine on SQLite, a local folder and the in-memory bus. Same
+pool, models and batch size; the ratio stack/in-process is the figure (the issue aims at ≥ 0.7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from segmad.errors import InputError
+
+TIERS = ("infra", "torchserve")  # the workers are the benchmark's own; the stack's services are not needed
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--images N --batch-size B --n3 N --dir DIR --no-torchserve --format text|json."""
+    parser.add_argument("--images", type=int, default=300, help="world pool images to mine (default 300)")
+    parser.add_argument("--batch-size", type=int, default=8, help="batch size of both runs (default 8)")
+    parser.add_argument("--n3", type=int, default=5, help="images kept per heap (default 5)")
+    parser.add_argument("--dir", default="var/stack", help="the stack to use if it runs (default var/stack)")
+    parser.add_argument("--no-torchserve", action="store_true",
+                        help="the inference worker runs the models in its own process (to see TorchServe's share)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _stack_env(root: str, work: Path, say) -> tuple[dict[str, str], object | None]:
+    """The settings of a stack with TorchServe: `root`'s if it runs, else a private one started now."""
+    from segmad.stack.local import Stack
+
+    stack = Stack(root)
+    env = stack.read_env()
+    if env.get("SEGMAD_TORCHSERVE_URL") and all(
+            row["state"] == "running" for row in stack.status() if row["tier"] in TIERS and row["name"] != "postgres"):
+        say(f"using the stack in {stack.root}")
+        return env, None
+    say(f"no stack with TorchServe runs in {root}: starting a private one (infra and TorchServe)")
+    private = Stack(work / "stack")
+    return private.up(say=say, tiers=TIERS), private
+
+
+def _pool(args, zoo_dir: Path, say):
+    from segmad.bench.pipeline_models import pipeline_models, zoo_input_size
+    from segmad.bench.pipeline_runs import Pool
+    from segmad.mad import class_fractions, size_bounds
+    from segmad.world import WorldConfig, stack
+
+    num_classes, size = zoo_input_size(zoo_dir) or (WorldConfig().num_classes, WorldConfig().size)
+    world = WorldConfig(num_classes=num_classes, size=size)
+    images = stack(world, "pool", range(args.images))[0]
+    masks = stack(world, "s0", range(200))[1]
+    bounds = size_bounds(np.stack([class_fractions(m, num_classes) for m in masks]), num_classes)
+    # A fresh name per run: TorchServe's model names are global to the server.
+    models = pipeline_models(zoo_dir, num_classes, images[:64], prefix=f"bench-{uuid.uuid4().hex[:6]}-")
+    if not models[0].trained:
+        say(f"note: no trained zoo in {zoo_dir} (`segmad zoo train`): untrained architectures, BatchNorm set from the pool")
+    ids = [f"pool-{i:06d}" for i in range(args.images)]
+    return models, Pool(ids, images, bounds, args.n3, num_classes, size, args.batch_size)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Both runs, then the figures."""
+    from segmad import settings
+    from segmad.bench.pipeline_runs import StackRun, embedded
+
+    if args.images < 1 or args.batch_size < 1 or args.n3 < 1:
+        raise InputError("--images, --batch-size and --n3 must be at least 1")
+    say = print if args.format == "text" else (lambda line: None)
+    models, pool = _pool(args, settings.load().zoo_dir, say)
+    with tempfile.TemporaryDirectory(prefix="segmad-bench-pipeline-") as tmp:
+        work = Path(tmp)
+        env, private = _stack_env(args.dir, work, say)
+        try:
+            if not env.get("SEGMAD_DATABASE_URL"):
+                raise InputError("the pipeline benchmark needs PostgreSQL (DATABASE_URL, or one at 127.0.0.1:5432)")
+            say(f"in process: {args.images} images, models {', '.join(m.arch for m in models)}, batch {args.batch_size}")
+            local = embedded(models, pool)
+            say(f"in process: {local['images_per_s']:.1f} images/s ({local['seconds']:.1f} s)")
+            over = StackRun(env, work, say, torchserve=not args.no_torchserve)
+            try:
+                over.publish(models, pool)
+                stacked = over.run(models, pool)
+            finally:
+                over.close()
+        finally:
+            if private is not None:
+                private.down(grace_s=5)
+    figures = {"images": args.images, "batch_size": args.batch_size, "models": [m.arch for m in models],
+               "torchserve": not args.no_torchserve,
+               "trained_zoo": models[0].trained, "stack": stacked, "in_process": local,
+               "ratio": stacked["images_per_s"] / local["images_per_s"]}
+    if args.format == "json":
+        print(json.dumps(figures, indent=2))
+        return 0
+    print(f"stack:      {stacked['images_per_s']:.1f} images/s ({stacked['seconds']:.1f} s from first ingest to "
+          f"last heap update; ingest alone {stacked['ingest_seconds']:.1f} s)")
+    print(f"in process: {local['images_per_s']:.1f} images/s ({local['seconds']:.1f} s)")
+    print(f"ratio stack / in process: {figures['ratio']:.2f}")
+    print(f"|M|: stack {stacked['candidates']}, in process {local['candidates']}")
+    print(f"busy: inference worker {stacked['inference_busy_seconds']:.1f} s, "
+          f"discrepancy worker {stacked['discrepancy_busy_seconds']:.1f} s")
+    print(f"database writes per image: discrepancy worker {stacked['discrepancy_db_writes_per_image']:.2f}, "
+          f"inference worker {stacked['inference_db_writes_per_image']:.2f}")
+    return 0
