@@ -117,8 +117,17 @@ def _status(ports, args) -> int:
         print(json.dumps(state, indent=2))
     else:
         for key, value in state.items():
-            print(f"{key:20} {', '.join(value) if isinstance(value, list) else value}")
+            print(f"{key:20} {_text(value)}")
     return 0
+
+
+def _text(value) -> str:
+    """A status value on one line: lists joined, records as key=value (floats to 3 decimals)."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_text(v)}" for k, v in value.items() if v is not None)
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def _candidates(ports, args) -> int:
