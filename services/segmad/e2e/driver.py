@@ -21,12 +21,14 @@ from segmad.adapters.segmenter import ModelRef, TorchSegmenter
 from segmad.bootstrap import Ports
 from segmad.demo.config import DemoConfig
 from segmad.demo.loop import TARGET, Demo, DemoRun, RoundRecord
+from segmad.demo.summary import summarize
 from segmad.errors import InputError
 from segmad.inference.models import load_module
 from segmad.labelling import accounts
 from segmad.labelling.tables import annotators as annotator_table, campaign_items, campaigns, dense_masks, ratings
 from segmad.mad import discrepancy
 from segmad.models import TARGET_ARCH
+from segmad.report.checks import conclusions
 from segmad.rounds import control, sets, stages
 from segmad.rounds.states import DONE
 from segmad.world import CLASS_NAMES, WorldConfig, sample
@@ -234,7 +236,9 @@ def _gap(a: float, b: float) -> float:
 
 
 def compare(stack: DemoRun, embedded: DemoRun, tolerance: float = 0.02) -> dict:
-    """Per round: overlaps of M, S and T and the largest model-metric difference; whether all agree."""
+    """Per round: overlaps of M, S and T and the largest model-metric difference; the report's
+    conclusions of each run; whether all agree (overlaps ≥ 0.9, differences ≤ tolerance, same conclusions)."""
+
     rounds = []
     for s, e in zip(stack.rounds, embedded.rounds):
         gaps = [_gap(s_scores.get(m, math.nan), e_scores[m])
@@ -243,8 +247,12 @@ def compare(stack: DemoRun, embedded: DemoRun, tolerance: float = 0.02) -> dict:
                        "s_overlap": overlap(s.counterexamples, e.counterexamples),
                        "t_overlap": overlap(s.test_set, e.test_set),
                        "max_metric_gap": max(gaps, default=0.0)})
-    agree = len(stack.rounds) == len(embedded.rounds) and all(
+    claims = {side: {c["claim"]: c["holds"] for c in conclusions(summarize(run))}
+              for side, run in (("stack", stack), ("embedded", embedded))}
+    differing = sorted(c for c in claims["embedded"] if claims["stack"].get(c) != claims["embedded"][c])
+    agree = len(stack.rounds) == len(embedded.rounds) and not differing and all(
         min(r["m_overlap"], r["s_overlap"], r["t_overlap"]) >= 0.9 and r["max_metric_gap"] <= tolerance
         for r in rounds)
-    return {"rounds": rounds, "agree": bool(agree), "tolerance": tolerance, "min_overlap": 0.9}
+    return {"rounds": rounds, "conclusions": claims["stack"], "differing_conclusions": differing,
+            "agree": bool(agree), "tolerance": tolerance, "min_overlap": 0.9}
 
