@@ -23,16 +23,21 @@ SECRET_NAME = "segmad-secrets"
 DATABASE = {"SEGMAD_DATABASE_URL"}
 BLOBS = {"SEGMAD_BLOB_URL", "SEGMAD_S3_ENDPOINT", "SEGMAD_S3_ACCESS_KEY", "SEGMAD_S3_SECRET_KEY"}
 BUS = {"SEGMAD_BUS"}
+# Publishing: TorchServe's API, and the folder it loads archives from (its --model-store, shared).
+TORCHSERVE = {"SEGMAD_TORCHSERVE_URL", "SEGMAD_MODEL_STORE"}
 # What each service needs to reach its servers on a stack (the embedded defaults would silently
-# give each container its own SQLite file, blob folder and in-process bus). A new service in
-# segmad.serve.SERVICES fails test_every_service_has_its_needs_decided until it is entered here.
-# Inference loads checkpoints from the blob store into its own process for now; pointing it at
-# TorchServe (SEGMAD_TORCHSERVE_URL) needs publishing wired into the stack first.
+# give each container its own SQLite file, blob folder, in-process bus and report folder), and the
+# choices a deployment must make rather than inherit. A new service in segmad.serve.SERVICES fails
+# test_every_service_has_its_needs_decided until it is entered here.
+# Inference loads checkpoints from the blob store into its own process (no SEGMAD_TORCHSERVE_URL):
+# the trainer stores every version there and in the catalog as well as publishing it to TorchServe.
 NEEDS: dict[str, set[str]] = {
     "ingestion": DATABASE | BLOBS | BUS,
-    "labelling": DATABASE | BLOBS | {"SEGMAD_SECRET_KEY"},  # replicas must sign sessions alike
+    "labelling": DATABASE | BLOBS | {"SEGMAD_SECRET_KEY",  # replicas must sign sessions alike
+                                     "SEGMAD_REPORT_DIR"},  # /report, from a volume `round report` writes to
     "inference": DATABASE | BLOBS | BUS,
     "discrepancy": DATABASE | BLOBS | BUS,
+    "trainer": DATABASE | BLOBS | BUS | TORCHSERVE | {"SEGMAD_FINETUNE"},  # demo or paper: a decision
 }
 
 
@@ -160,6 +165,38 @@ def test_compose_starts_segmad_services_after_the_migration():
     for service in SERVICES:
         depends = compose_service_running(service)["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def _torchserve_model_store(args: list[str]) -> str:
+    return args[args.index("--model-store") + 1]
+
+
+def test_compose_trainer_writes_archives_into_the_volume_torchserve_loads_from():
+    services = compose()["services"]
+    trainer, torchserve = compose_service_running("trainer"), services["torchserve"]
+    store = trainer["environment"]["SEGMAD_MODEL_STORE"]
+    written = {v.split(":")[0] for v in trainer["volumes"] if v.split(":")[1] == store}
+    loaded = {v.split(":")[0] for v in torchserve["volumes"]
+              if v.split(":")[1] == _torchserve_model_store(torchserve["command"])}
+    assert written and written == loaded and written <= set(compose()["volumes"])
+
+
+def test_kubernetes_trainer_writes_archives_into_the_claim_torchserve_loads_from():
+    deployments = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in k8s_documents()
+                   if d["kind"] == "Deployment"}
+
+    def claim_at(pod: dict, container: dict, path: str) -> str | None:
+        volume = [m["name"] for m in container.get("volumeMounts", []) if m["mountPath"] == path]
+        claims = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName") for v in pod["volumes"]}
+        return claims[volume[0]] if volume else None
+
+    trainer = k8s_container_running("trainer")
+    store = {e["name"]: e.get("value") for e in trainer["env"]}["SEGMAD_MODEL_STORE"]
+    torchserve = deployments["torchserve"]["containers"][0]
+    written = claim_at(deployments["segmad-trainer"], trainer, store)
+    loaded = claim_at(deployments["torchserve"], torchserve, _torchserve_model_store(torchserve["args"]))
+    assert written is not None and written == loaded
+    assert loaded in {d["metadata"]["name"] for d in k8s_documents() if d["kind"] == "PersistentVolumeClaim"}
 
 
 def test_kubernetes_keeps_no_secret_manifest():
