@@ -73,7 +73,17 @@ k8s-check: install
 # The last round of a run only measures: make select ROUND=3 LAST=1.
 ROUND ?= 1
 STACK_ENV := set -a && . ./var/stack/env && set +a &&
-.PHONY: round-start mine select finetune report rounds e2e
+.PHONY: zoo-publish sets round-start mine select finetune report rounds e2e
+
+# Before the first round: the zoo as the v0 models (catalog, blob store, TorchServe) and the
+# synthetic world's S0/T0 in the store; then add images with `segmad ingest`.
+zoo-publish: install
+	$(BIN)/segmad zoo train
+	$(STACK_ENV) $(BIN)/segmad zoo publish
+
+sets: install
+	$(STACK_ENV) $(BIN)/segmad sets add s0 --world
+	$(STACK_ENV) $(BIN)/segmad sets add t0 --world
 round-start: install
 	$(STACK_ENV) $(BIN)/segmad round start $(ROUND) --world
 

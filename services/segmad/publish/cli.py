@@ -33,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pub.add_argument("--max-batch-delay", type=int, default=20, help="ms to wait to fill a batch (default 20)")
     pub.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     pub.add_argument("--set-default", action="store_true", help="make this version the default")
+    add = sub.add_parser("add", help="make a checkpoint a model version the rounds use: blob store, catalog, "
+                                     "and TorchServe when SEGMAD_TORCHSERVE_URL is set")
+    add.add_argument("name", help="the target is usually called `target`; competitors by their architecture")
+    add.add_argument("--checkpoint", type=Path, required=True, help="a segmad checkpoint (`segmad zoo` format)")
+    add.add_argument("--role", choices=("target", "competitor"), required=True)
+    add.add_argument("--version", default="v0", help="default v0 (the trainer names round N's version vN)")
+    add.add_argument("--no-default", action="store_true", help="do not make it the version new rounds use")
     listing = sub.add_parser("list", help="show the registered models and versions")
     listing.add_argument("--format", choices=("table", "json"), default="table")
     default = sub.add_parser("set-default", help="make VERSION the version /predictions/NAME answers with")
@@ -41,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Publish, list or switch; errors from TorchServe become user errors."""
+    """Add, publish, list or switch; errors from TorchServe become user errors."""
+    if args.action == "add":
+        return _add(args)
     url = args.torchserve or settings.load().torchserve_url
     if not url:
         raise InputError("no TorchServe: pass --torchserve URL or set SEGMAD_TORCHSERVE_URL")
@@ -60,6 +69,21 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"cannot reach TorchServe's management API at {management.url}") from error
     except (ValueError, ManagementError, OSError) as error:
         raise InputError(str(error)) from error
+    return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from segmad import bootstrap
+    from segmad.publish.register import add_model
+
+    ports = bootstrap.build()
+    try:
+        row = add_model(ports, args.name, args.version, args.checkpoint, args.role, not args.no_default)
+    except (ManagementError, requests.ConnectionError) as error:
+        raise InputError(f"TorchServe: {error}") from error
+    finally:
+        ports.close()
+    print(f"added {row.role} {row.name}@{row.version} ({row.arch})")
     return 0
 
 

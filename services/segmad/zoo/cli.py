@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--t0-count", type=_positive, help="score on the first N images of T0 only (quick runs)")
     train.add_argument("--threads", type=_positive, default=1, help="torch threads (default 1)")
     train.add_argument("--format", choices=("table", "json"), default="table")
+    sub.add_parser("publish", help="add every zoo model as version v0 for the rounds (`target` and the "
+                                   "competitors under their architecture's name); see `segmad models add`")
     listing = sub.add_parser("list", help="show the stored models")
     listing.add_argument("--format", choices=("table", "json"), default="table")
 
@@ -36,9 +38,32 @@ def run(args: argparse.Namespace) -> int:
         rows = train_zoo(zoo_dir, args.only or list(ARCHITECTURES), seed=args.seed, force=args.force,
                          epochs=args.epochs, s0_count=args.s0_count, t0_count=args.t0_count,
                          threads=args.threads, progress=True)
+    elif args.action == "publish":
+        return _publish(zoo_dir)
     else:
         rows = [{**summary(m), "path": str(zoo_dir / f"{m['arch']}.pt")} for m in list_checkpoints(zoo_dir)]
     print(json.dumps(rows, indent=2) if args.format == "json" else _table(rows))
+    return 0
+
+
+def _publish(zoo_dir) -> int:
+    from segmad import bootstrap
+    from segmad.errors import InputError
+    from segmad.publish.register import add_model
+    from segmad.zoo.recipes import ZOO_ROLES
+    from segmad.zoo.store import checkpoint_path
+
+    found = [m["arch"] for m in list_checkpoints(zoo_dir)]
+    if not found:
+        raise InputError(f"no zoo in {zoo_dir}: `segmad zoo train` first")
+    ports = bootstrap.build()
+    try:
+        for arch in found:
+            role = ZOO_ROLES[arch]
+            row = add_model(ports, "target" if role == "target" else arch, "v0", checkpoint_path(zoo_dir, arch), role)
+            print(f"added {row.role} {row.name}@{row.version} ({row.arch})")
+    finally:
+        ports.close()
     return 0
 
 

@@ -1,0 +1,52 @@
+"""Make a model version known to the rounds: checkpoint in the blob store, a row in the catalog, served.
+
+`round start` mines only models the catalog knows (target and competitors, each with a default
+version); the trainer fine-tunes the target from its stored checkpoint. When the ports predict
+through TorchServe, the version is archived and registered there too, under the same name and version.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import torch
+
+from segmad.bootstrap import Ports
+from segmad.catalog.records import ModelVersion
+from segmad.errors import InputError
+from segmad.rounds.keys import checkpoint_key
+from segmad.rounds.release import release_for
+from segmad.zoo import store
+
+ROLES = ("target", "competitor")
+
+
+def add_model(ports: Ports, name: str, version: str, checkpoint: Path, role: str, make_default: bool = True) -> ModelVersion:
+    """Register a segmad checkpoint (`segmad zoo` format: weights + arch, num_classes) as NAME@VERSION.
+
+    Doing it again with the same checkpoint changes nothing; a different model under a taken
+    name and version is refused.
+    """
+    if role not in ROLES:
+        raise InputError(f"--role is one of {', '.join(ROLES)}")
+    if not Path(checkpoint).is_file():
+        raise InputError(f"no such checkpoint: {checkpoint}")
+    module, meta = store.load(Path(checkpoint))
+    known = ports.catalog.model_version(name, version)
+    if known is not None and (known.arch != meta["arch"] or known.role != role):
+        raise InputError(f"{name}@{version} is already registered as a {known.role} ({known.arch})")
+    if known is None:
+        buffer = io.BytesIO()
+        torch.save(module.state_dict(), buffer)
+        ports.blobs.put(checkpoint_key(name, version), buffer.getvalue())
+        metrics = {"num_classes": meta["num_classes"]} | ({"t0_miou": meta["t0_miou"]} if "t0_miou" in meta else {})
+        ports.catalog.add_model_version(ModelVersion(name, version, meta["arch"], role, checkpoint_key(name, version),
+                                                     metrics=metrics))
+    release = release_for(ports)
+    if release is not None:
+        release.release(name, version, module, meta["arch"], meta["num_classes"], int(meta.get("input_size", 64)),
+                        meta.get("class_names"))
+    if make_default:
+        ports.catalog.set_default_version(name, version)
+    return ports.catalog.model_version(name, version)
