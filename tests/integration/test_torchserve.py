@@ -58,11 +58,13 @@ def torchserve(tmp_path_factory):
     home = tmp_path_factory.mktemp("torchserve")
     store = home / "model-store"
     store.mkdir()
-    ports = free_ports(3)
+    ports = free_ports(5)
     config = (REPO / "deploy" / "torchserve" / "config.properties").read_text()
     for default, port in zip((8080, 8081, 8082), ports):
         config = config.replace(f"127.0.0.1:{default}", f"127.0.0.1:{port}")
-    (home / "config.properties").write_text(config + "vmargs=-Xmx512m\n")
+    # Its own gRPC ports too, so it runs beside another TorchServe (a `make up` stack).
+    (home / "config.properties").write_text(config + "vmargs=-Xmx512m\n"
+                                            f"grpc_inference_port={ports[3]}\ngrpc_management_port={ports[4]}\n")
     # A private TMPDIR keeps torchserve's pid file from colliding with a running `make up`.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(home), "LOG_LOCATION": str(home / "logs"),
            "METRICS_LOCATION": str(home / "logs")}

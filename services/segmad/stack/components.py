@@ -140,5 +140,6 @@ TIERS = ("infra", "torchserve", "services")
 COMPONENTS: list[Component] = [
     Component(seaweedfs, ("seaweedfs_master", "seaweedfs_volume", "seaweedfs_filer", "s3"), "infra"),
     Component(tansu, ("kafka",), "infra"),
-    Component(torchserve, ("torchserve", "torchserve_management", "torchserve_metrics"), "torchserve"),
+    Component(torchserve, ("torchserve", "torchserve_management", "torchserve_metrics", "torchserve_grpc",
+                           "torchserve_grpc_management"), "torchserve"),
 ] + [Component(segmad_service(name), (name,), "services") for name in SERVICES]

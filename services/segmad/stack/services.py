@@ -24,7 +24,10 @@ def torchserve(cfg: StackConfig) -> Service:
         text = (torchserve_dir() / "config.properties").read_text()
         for default, name in ((8080, "torchserve"), (8081, "torchserve_management"), (8082, "torchserve_metrics")):
             text = text.replace(f"http://127.0.0.1:{default}", urls[name])
-        config.write_text(text + "vmargs=-Xmx512m\n")
+        # gRPC is not used, but TorchServe always opens it (7070/7071 by default): ports of its own
+        # let two TorchServes (two stacks, a test beside `make up`) run at once.
+        config.write_text(text + "vmargs=-Xmx512m\n"
+                          f"grpc_inference_port={p['torchserve_grpc']}\ngrpc_management_port={p['torchserve_grpc_management']}\n")
 
     return Service(
         name="torchserve",
