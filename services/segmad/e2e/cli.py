@@ -132,8 +132,23 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if not args.keep_stack and not args.running:
             stack.down(say, grace_s=5)
+            _drop_schema(os.environ.get("SEGMAD_DATABASE_URL", ""), os.environ["SEGMAD_DATABASE_SCHEMA"])
     _print_headline(summary, report)
     return 0 if not args.compare or comparison["agree"] else 1
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    """The private stack's catalog schema is throwaway, like the rest of its data."""
+    if not url.startswith("postgresql"):
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        engine.dispose()
 
 
 def _embedded(config, zoo, train_world, wild_world, quiet):
