@@ -12,6 +12,8 @@ SERVICES: dict[str, str] = {
     "discrepancy": "segmad.discrepancy.server",
     "trainer": "segmad.trainer.server",
 }
+# --workers when not given: 2 (processes of a web service, consumer members of a worker), except these.
+DEFAULT_WORKERS = {"discrepancy": 1, "trainer": 1}
 
 
 def add_arguments(parser) -> None:
@@ -19,11 +21,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("service", choices=sorted(SERVICES))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=2, help="processes")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes, or a worker's consumer members (default 2; discrepancy and trainer 1)")
     parser.add_argument("--threads", type=int, default=8, help="threads per process")
 
 
 def run(args) -> int:
     """Start the chosen service."""
     module = importlib.import_module(SERVICES[args.service])
-    return module.serve(args.host, args.port, workers=args.workers, threads=args.threads)
+    workers = args.workers if args.workers is not None else DEFAULT_WORKERS.get(args.service, 2)
+    return module.serve(args.host, args.port, workers=workers, threads=args.threads)

@@ -29,6 +29,16 @@ class BlobStoreContract:
         store.put("k", b"new")
         assert store.get("k") == b"new"
 
+    def test_get_many_gives_back_what_put_many_stored_in_the_order_asked(self, store):
+        store.put_many([(f"maps/{n}.png", bytes([n]) * n) for n in range(1, 20)], "image/png")
+        keys = [f"maps/{n}.png" for n in (7, 1, 19, 3)]
+        assert store.get_many(keys) == [bytes([n]) * n for n in (7, 1, 19, 3)]
+
+    def test_get_many_with_a_missing_key_raises_blob_not_found(self, store):
+        store.put("here", b"x")
+        with pytest.raises(BlobNotFound):
+            store.get_many(["here", "missing"])
+
     def test_get_of_a_missing_key_raises_blob_not_found(self, store):
         with pytest.raises(BlobNotFound):
             store.get("missing")

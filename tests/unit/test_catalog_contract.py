@@ -5,17 +5,19 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from datetime import timezone
 
 import numpy as np
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 from sqlalchemy.exc import IntegrityError
 
-from segmad.catalog import Catalog
+from segmad.catalog import Catalog, repository
 from segmad.catalog.records import Evaluation, Image, ModelVersion, Prediction
 from segmad.mad.bounds import SizeBounds
-from segmad.mad.heaps import CandidateHeaps, HeapKey, Member
+from segmad.mad.heaps import CandidateHeaps, HeapKey, Member, merge_members
 
 
 def image(n: int) -> Image:
@@ -136,6 +138,35 @@ class CatalogContract:
         stocked.add_prediction(prediction(1))
         assert stocked.add_predictions([prediction(1), prediction(2), prediction(3)]) == 2
 
+    def test_adding_predictions_in_bulk_is_one_insert(self, stocked):
+        writes = []
+
+        def counted(conn, cursor, statement, *args):
+            writes.append(statement.lstrip()[:6].upper())
+
+        event.listen(stocked.engine, "before_cursor_execute", counted)
+        try:
+            stocked.add_predictions([prediction(n) for n in range(1, 6)])
+        finally:
+            event.remove(stocked.engine, "before_cursor_execute", counted)
+        assert writes == ["INSERT"]
+        assert len(list(stocked.predictions_for_model_version("unet", "1"))) == 5
+
+    def test_predictions_for_gives_the_recorded_ones_among_the_ids_by_image_id(self, stocked):
+        for p in (prediction(3), prediction(1), prediction(2, version="2"), prediction(4)):
+            stocked.add_prediction(p)
+        found = stocked.predictions_for(["img-003", "img-001", "img-002", "img-005", "nowhere"], "unet", "1")
+        assert found == [prediction(1), prediction(3)]
+
+    def test_predictions_for_no_ids_is_empty(self, stocked):
+        stocked.add_prediction(prediction(1))
+        assert stocked.predictions_for([], "unet", "1") == []
+
+    def test_images_by_id_gives_the_catalogued_images_among_the_ids(self, stocked):
+        found = stocked.images_by_id(["img-002", "img-004", "nowhere"])
+        assert sorted(found) == ["img-002", "img-004"]
+        assert found["img-004"] == Image(**{**image(4).__dict__, "ingested_at": found["img-004"].ingested_at})
+
     def test_a_prediction_of_an_uncatalogued_image_is_refused(self, stocked):
         with pytest.raises(IntegrityError):
             stocked.add_prediction(Prediction("nowhere", "unet", "1", "p.png", [1.0]))
@@ -208,6 +239,78 @@ class CatalogContract:
             stocked.start_round(n, "deeplab", "1", n3=2, n4=1)
         stocked.save_heap(1, HeapKey("unet", 1, "target"), [Member("img-001", 0.2)])
         assert stocked.load_heaps(2) == []
+
+    def test_merging_a_view_into_a_heap_keeps_the_top_n3_of_both(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=3, n4=1)
+        key, other = HeapKey("unet", 1, "target"), HeapKey("unet", 1, "competitor")
+        stocked.save_heap(1, key, [Member("img-001", 0.2), Member("img-002", 0.5), Member("img-003", 0.1)])
+        stocked.save_heap(1, other, [Member("img-005", 0.9)])
+        merged = stocked.merge_heap(1, key, [Member("img-004", 0.3), Member("img-002", 0.5)], n3=3)
+        assert merged == [Member("img-002", 0.5), Member("img-004", 0.3), Member("img-001", 0.2)]
+        assert stocked.load_heaps(1) == [
+            {"competitor": "unet", "class": 1, "partition_by": "target",
+             "members": [{"image": m.image_id, "distance": m.distance} for m in merged]},
+            {"competitor": "unet", "class": 1, "partition_by": "competitor",
+             "members": [{"image": "img-005", "distance": 0.9}]},
+        ]
+
+    def test_merging_into_an_empty_heap_stores_the_view(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=2, n4=1)
+        view = [Member("img-003", 0.4), Member("img-001", 0.4), Member("img-002", 0.7)]
+        assert stocked.merge_heap(1, HeapKey("fcn", 2, "competitor"), view, n3=2) == [
+            Member("img-002", 0.7), Member("img-001", 0.4)]
+        assert [m["image"] for m in stocked.load_heaps(1)[0]["members"]] == ["img-002", "img-001"]
+
+    def test_merging_a_view_that_changes_nothing_writes_nothing(self, stocked):
+        stocked.start_round(1, "deeplab", "1", n3=2, n4=1)
+        key = HeapKey("unet", 1, "target")
+        stocked.merge_heap(1, key, [Member("img-001", 0.9), Member("img-002", 0.8)], n3=2)
+        writes = []
+
+        def count(conn, cursor, statement, *args):
+            if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE"):
+                writes.append(statement)
+
+        event.listen(stocked.engine, "before_cursor_execute", count)
+        try:
+            merged = stocked.merge_heap(1, key, [Member("img-003", 0.1), Member("img-001", 0.9)], n3=2)
+        finally:
+            event.remove(stocked.engine, "before_cursor_execute", count)
+        assert merged == [Member("img-001", 0.9), Member("img-002", 0.8)] and writes == []
+
+    def test_concurrent_merges_into_one_heap_lose_nothing(self, stocked, monkeypatch):
+        # Each step both threads offer an image better than the whole heap, so both evict at once:
+        # without the heap lock they would read the same members and store n3 + 1 of them. A slow
+        # merge between the read and the write widens that window.
+        def slow_merge(*args):
+            time.sleep(0.003)
+            return merge_members(*args)
+
+        monkeypatch.setattr(repository, "merge_members", slow_merge)
+        stocked.start_round(1, "deeplab", "1", n3=3, n4=1)
+        for n in range(6, 46):
+            stocked.add_image(image(n))
+        key, steps, together = HeapKey("unet", 1, "target"), 20, threading.Barrier(2)
+        offered = {side: [Member(f"img-{6 + 2 * i + side:03d}", float(i)) for i in range(steps)] for side in (0, 1)}
+        failures = []
+
+        def merge(side: int):
+            try:
+                for member in offered[side]:
+                    together.wait(timeout=10)
+                    stocked.merge_heap(1, key, [member], n3=3)
+            except BaseException as error:  # reported by the main thread, which alone can fail the test
+                failures.append(error)
+                together.abort()
+
+        threads = [threading.Thread(target=merge, args=(side,)) for side in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        expected = merge_members(3, offered[0], offered[1])
+        assert [Member(m["image"], m["distance"]) for m in stocked.load_heaps(1)[0]["members"]] == expected
 
     # Round images and evaluations
 

@@ -39,3 +39,21 @@ def test_a_worker_service_is_healthy_exports_metrics_and_stops_on_sigterm(tmp_pa
         _, log = process.communicate(timeout=10)
     assert process.returncode == 0
     assert '"message": "stopped"' in log
+
+
+@pytest.mark.parametrize("argv, members", [([], 1), (["--workers", "3"], 3)])
+def test_discrepancy_runs_as_many_members_as_workers_asks_default_one(monkeypatch, argv, members):
+    from segmad.cli import main
+    from segmad.discrepancy import server
+
+    started = []
+    monkeypatch.setattr(server, "serve_worker", lambda *args, **kwargs: started.append(kwargs["members"]) or 0)
+    assert main(["serve", "discrepancy", *argv]) == 0
+    assert started == [members]
+
+
+def test_discrepancy_refuses_fewer_than_one_member(capsys):
+    from segmad.cli import main
+
+    assert main(["serve", "discrepancy", "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err

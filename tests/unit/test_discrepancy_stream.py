@@ -69,7 +69,7 @@ def test_crashes_at_random_points_and_restarts_give_the_uninterrupted_candidates
     start_round(ports, tmp_path / "stormy")
     rng = random.Random(7)
     # Crashes inside the work too: between writes of one message, and after a write but before the commit.
-    for owner, name in ((ports.catalog, "save_heap"), (ports.catalog, "add_predictions"), (ports.blobs, "put")):
+    for owner, name in ((ports.catalog, "merge_heap"), (ports.catalog, "add_predictions"), (ports.blobs, "put")):
         monkeypatch.setattr(owner, name, flaky(getattr(owner, name), rng, 0.05))
     inference = until_done(lambda h: run_inference(ports, h), lambda: InferenceHandler(ports, C, 4), rng, 0.1)
     discrepancy = until_done(lambda h: run_discrepancy(ports, h), lambda: DiscrepancyHandler(ports), rng, 0.1)

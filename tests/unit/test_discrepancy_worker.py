@@ -1,8 +1,8 @@
 """The discrepancy worker: pairs scored when both maps exist, heaps written only when they change."""
 
-from segmad.adapters.bus import PREDICTIONS
+from segmad.adapters.bus import PREDICTIONS, run_batches
 from segmad.adapters.segmenter import ModelRef
-from segmad.discrepancy.handler import DiscrepancyHandler
+from segmad.discrepancy.handler import DiscrepancyHandler, parse
 from segmad.rounds import control, stages
 from round_world import C, POOL, ingest, make_ports, run_discrepancy, run_inference, start_round
 
@@ -70,3 +70,18 @@ def test_images_labelled_in_an_earlier_round_are_not_mined_again(tmp_path):
     run_inference(ports)
     run_discrepancy(ports)
     assert control.candidates(ports, 2)["images"] and not set(labelled) & set(control.candidates(ports, 2)["images"])
+
+
+def test_an_image_s_target_map_is_read_once_per_poll_for_all_its_competitors(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:6])
+    start_round(ports, tmp_path)
+    run_inference(ports)
+    read = []
+    get = ports.blobs.get
+    ports.blobs.get = lambda key: read.append(key) or get(key)
+    handler = DiscrepancyHandler(ports)
+    run_batches(ports.bus.subscribe([PREDICTIONS], "discrepancy"), parse, handler.handle, ports.bus,
+                stop_when_idle=True)
+    target_maps = [key for key in read if key.startswith("predictions/target/")]
+    assert handler.stats.pairs == 2 * 6 and sorted(target_maps) == sorted(set(target_maps)) and len(target_maps) == 6

@@ -1,5 +1,8 @@
 """The inference worker: each image once per default model, round targets over the pool, checkpoints loaded."""
 
+import pytest
+from sqlalchemy import event
+
 from segmad import events
 from segmad.adapters.bus import IMAGES, PREDICTIONS
 from segmad.adapters.segmenter import ModelRef
@@ -66,3 +69,52 @@ def test_a_model_version_missing_from_the_segmenter_is_loaded_from_its_checkpoin
     run_inference(ports)
     assert ModelRef("fcn8s", "v2") in ports.segmenter.models()
     assert ports.catalog.prediction(POOL[0], "fcn8s", "v2") is not None
+
+
+def test_a_poll_reads_each_image_once_for_every_model(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:5])
+    read = []
+    get = ports.blobs.get
+    ports.blobs.get = lambda key: read.append(key) or get(key)  # the local store's get_many calls get
+    run_batches(ports.bus.subscribe(TOPICS, "inference"), parse, InferenceHandler(ports, C).handle, ports.bus,
+                stop_when_idle=True)
+    images = [key for key in read if key.startswith("images/")]
+    assert len(images) == 5 and len(set(images)) == 5
+
+
+def test_a_poll_catalogues_the_predictions_of_every_model_in_one_insert(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:5])
+    inserts = []
+
+    def counted(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO PREDICTIONS"):
+            inserts.append(statement)
+
+    event.listen(ports.catalog.engine, "before_cursor_execute", counted)
+    run_batches(ports.bus.subscribe(TOPICS, "inference"), parse, InferenceHandler(ports, C).handle, ports.bus,
+                stop_when_idle=True)
+    assert len(inserts) == 1 and len(announced(ports)) == 5 * len(FAILS)
+
+
+def test_predictions_catalogued_by_a_worker_that_died_before_announcing_are_announced_on_redelivery(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:3])
+    publish = ports.bus.publish
+
+    def dies_announcing(topic, key, value):
+        if topic == PREDICTIONS:
+            raise RuntimeError("killed between the catalog commit and the publish")
+        publish(topic, key, value)
+
+    ports.bus.publish = dies_announcing
+    with pytest.raises(RuntimeError):
+        run_batches(ports.bus.subscribe(TOPICS, "inference"), parse, InferenceHandler(ports, C).handle, ports.bus,
+                    stop_when_idle=True)
+    assert all(ports.catalog.prediction(i, m, "v0") for m in FAILS for i in POOL[:3]) and announced(ports) == []
+    ports.bus.publish = publish
+    again = InferenceHandler(ports, C)
+    run_batches(ports.bus.subscribe(TOPICS, "inference"), parse, again.handle, ports.bus, stop_when_idle=True)
+    assert again.predicted == 0
+    assert sorted((e.model, e.image_id) for e in announced(ports)) == sorted((m, i) for m in FAILS for i in POOL[:3])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from segmad.mad import CandidateHeaps, HeapKey, SizeBounds
+from segmad.mad import CandidateHeaps, HeapKey, Member, SizeBounds, merge_members
 
 BOUNDS = SizeBounds(lower=np.array([0.0, 0.0, 0.2]), upper=np.array([1.0, 1.0, 0.6]))
 
@@ -136,3 +136,19 @@ def test_order_of_the_stream_does_not_matter(stream, n3, rnd):
     shuffled = list(stream)
     rnd.shuffle(shuffled)
     assert build(shuffled, n3).to_records() == build(stream, n3).to_records()
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams, st.integers(1, 6), st.integers(0, 80), st.integers(0, 80))
+def test_merging_overlapping_views_of_a_heap_gives_the_heap_of_their_union(stream, n3, a, b):
+    # Two workers' views of one heap share what both loaded from the catalog (the overlap).
+    left, right, union = build(stream[:max(a, b)], n3), build(stream[min(a, b):], n3), build(stream, n3)
+    left_heaps, right_heaps = dict(left.items()), dict(right.items())
+    for key, members in union.items():
+        assert merge_members(n3, left_heaps.get(key, []), right_heaps.get(key, [])) == members
+        assert merge_members(n3, right_heaps.get(key, []), left_heaps.get(key, [])) == members
+
+
+def test_merging_keeps_one_copy_of_an_image_and_the_tie_break_of_the_heaps():
+    merged = merge_members(2, [Member("b", 0.5), Member("c", 0.9)], [Member("c", 0.9), Member("a", 0.5)])
+    assert merged == [Member("c", 0.9), Member("a", 0.5)]

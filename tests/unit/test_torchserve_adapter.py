@@ -1,10 +1,12 @@
-"""How SEGMAD_TORCHSERVE_URL names TorchServe's inference and management endpoints."""
+"""How SEGMAD_TORCHSERVE_URL names TorchServe's endpoints, and how the adapter sends the images of several models."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from segmad.adapters.torchserve import split_url
+from segmad.adapters.segmenter import ModelRef
+from segmad.adapters.torchserve import TorchServeSegmenter, split_url
 
 
 def test_the_management_endpoint_defaults_to_the_next_port():
@@ -19,3 +21,25 @@ def test_a_management_query_names_the_management_endpoint():
 def test_a_url_without_http_host_and_port_is_refused(url):
     with pytest.raises(ValueError, match="host:port"):
         split_url(url)
+
+
+def images(*values):
+    """(N, 2, 2, 3) uint8 images, image n filled with values[n]."""
+    return np.array(values, np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8)
+
+
+def test_the_images_of_several_models_are_sent_in_turn_and_answered_per_model_in_order(monkeypatch):
+    segmenter = TorchServeSegmenter("http://ts:8080", concurrency=1)  # one request at a time: the send order shows
+    sent = []
+
+    def one(name, version, image):
+        value = int(image[0, 0, 0])
+        sent.append((name, value))
+        return np.full((2, 2), value, np.uint8), value / 10
+
+    monkeypatch.setattr(segmenter, "_one", one)
+    answers = segmenter.predict_many([(ModelRef("a", "1"), images(1, 2, 3)), (ModelRef("b", "1"), images(7, 8))])
+    segmenter.close()
+    assert sent == [("a", 1), ("b", 7), ("a", 2), ("b", 8), ("a", 3)]
+    assert [labels[:, 0, 0].tolist() for labels, _ in answers] == [[1, 2, 3], [7, 8]]
+    assert [entropy.tolist() for _, entropy in answers] == [[0.1, 0.2, 0.3], [0.7, 0.8]]

@@ -7,7 +7,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 # Keys are slash-separated names of safe characters: never a way out of the store.
 _KEY = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
@@ -34,6 +34,15 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def get(self, key: str) -> bytes:
         """The bytes under `key`; BlobNotFound if there are none."""
+
+    def put_many(self, items: Iterable[tuple[str, bytes]], content_type: str = "application/octet-stream") -> None:
+        """Store each (key, data); every put has finished when this returns (one at a time by default)."""
+        for key, data in items:
+            self.put(key, data, content_type)
+
+    def get_many(self, keys: Iterable[str]) -> list[bytes]:
+        """The bytes under each key, in order; BlobNotFound if one is missing (one at a time by default)."""
+        return [self.get(key) for key in keys]
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import threading
-from typing import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
 from minio import Minio
@@ -13,6 +14,7 @@ from minio.error import S3Error
 from segmad.adapters.blobstore import BlobNotFound, BlobStore, check_key
 
 _MISSING = ("NoSuchKey", "NoSuchObject")
+TRANSFERS = 8  # concurrent requests of put_many / get_many
 
 
 def client_for(endpoint: str, access_key: str = "", secret_key: str = "") -> Minio:
@@ -41,6 +43,8 @@ class S3BlobStore(BlobStore):
         # Checked on first use, not here: building the adapters must not need a live server.
         self._bucket_ready = False
         self._lock = threading.Lock()
+        # Started on first use. The minio client is thread-safe; its pool keeps 10 connections per host.
+        self._pool = ThreadPoolExecutor(TRANSFERS, thread_name_prefix="s3")
 
     def _name(self, key: str) -> str:
         if not self._bucket_ready:
@@ -59,6 +63,13 @@ class S3BlobStore(BlobStore):
         # One PUT is atomic on S3: readers see the old object or the new one, never a part.
         self.client.put_object(self.bucket, self._name(check_key(key)), io.BytesIO(data), len(data),
                                content_type=content_type)
+
+    def put_many(self, items: Iterable[tuple[str, bytes]], content_type: str = "application/octet-stream") -> None:
+        # Small objects cost a round trip each: overlapping them is what makes a batch quick.
+        list(self._pool.map(lambda item: self.put(item[0], item[1], content_type), items))
+
+    def get_many(self, keys: Iterable[str]) -> list[bytes]:
+        return list(self._pool.map(self.get, keys))
 
     def get(self, key: str) -> bytes:
         try:

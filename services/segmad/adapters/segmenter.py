@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import threading
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 from torch import nn
@@ -35,6 +35,10 @@ class Segmenter(abc.ABC):
     @abc.abstractmethod
     def predict_with_entropy(self, name: str, version: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Label maps (N, H, W) and each image's mean per-pixel softmax entropy in nats (N,)."""
+
+    def predict_many(self, requests: Sequence[tuple[ModelRef, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """predict_with_entropy of each (model version, images), in order; an adapter may serve them at once."""
+        return [self.predict_with_entropy(ref.name, ref.version, images) for ref, images in requests]
 
     def close(self) -> None:
         """Release connections or pools the adapter holds (none by default)."""

@@ -11,6 +11,7 @@ TorchServe batch them server-side (batch_size / max_batch_delay at registration)
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
 from urllib.parse import parse_qs, urlparse, urlunparse
 
 import numpy as np
@@ -21,6 +22,9 @@ from segmad.codec import decode_png, encode_png
 from segmad.publish.management import Management
 
 ENTROPY_HEADER = "X-Segmad-Entropy"
+# Requests in flight: enough to fill a server-side batch (8 by default) of three models at once, and
+# well under TorchServe's per-model queue (job_queue_size, 100 by default; a full queue answers 503).
+CONCURRENCY = 32
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -37,7 +41,7 @@ def split_url(url: str) -> tuple[str, str]:
 class TorchServeSegmenter(Segmenter):
     """Models registered in a TorchServe; predictions over its inference API."""
 
-    def __init__(self, url: str, concurrency: int = 8, timeout: float = 60.0):
+    def __init__(self, url: str, concurrency: int = CONCURRENCY, timeout: float = 60.0):
         self.inference_url, management_url = split_url(url)
         self.management = Management(management_url, timeout)
         self.timeout = timeout
@@ -52,12 +56,25 @@ class TorchServeSegmenter(Segmenter):
         return self.predict_with_entropy(name, version, images)[0]
 
     def predict_with_entropy(self, name: str, version: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"expected images of shape (N, H, W, 3), got {images.shape}")
-        answers = list(self._pool.map(lambda image: self._one(name, str(version), image), images))
-        if not answers:
-            return np.zeros((0,) + images.shape[1:3], np.uint8), np.zeros(0)
-        return np.stack([m for m, _ in answers]), np.array([e for _, e in answers], dtype=np.float64)
+        return self.predict_many([(ModelRef(name, str(version)), images)])[0]
+
+    def predict_many(self, requests: Sequence[tuple[ModelRef, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every image of every request in flight together, sent round-robin over the requests so that
+        each model's queue on the server fills at once (each model has its own workers)."""
+        for _, images in requests:
+            if images.ndim != 4 or images.shape[-1] != 3:
+                raise ValueError(f"expected images of shape (N, H, W, 3), got {images.shape}")
+        longest = max((len(images) for _, images in requests), default=0)
+        futures = {(r, i): self._pool.submit(self._one, ref.name, str(ref.version), images[i])
+                   for i in range(longest) for r, (ref, images) in enumerate(requests) if i < len(images)}
+        answers = []
+        for r, (_, images) in enumerate(requests):
+            got = [futures[r, i].result() for i in range(len(images))]
+            if not got:
+                answers.append((np.zeros((0,) + images.shape[1:3], np.uint8), np.zeros(0)))
+            else:
+                answers.append((np.stack([m for m, _ in got]), np.array([e for _, e in got], dtype=np.float64)))
+        return answers
 
     def _one(self, name: str, version: str, image: np.ndarray) -> tuple[np.ndarray, float]:
         response = self._http.post(f"{self.inference_url}/predictions/{name}/{version}", data=encode_png(image),

@@ -6,15 +6,16 @@ leaves the catalog as handling it once did.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from sqlalchemy import Engine, Table, and_, select
+from sqlalchemy import Engine, Table, and_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from segmad.catalog import schema as t
 from segmad.catalog.records import Evaluation, Image, ModelVersion, Prediction, Rejection, Round
-from segmad.mad.heaps import PARTITIONS, HeapKey, Member
+from segmad.mad.heaps import PARTITIONS, HeapKey, Member, merge_members
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
@@ -56,6 +57,15 @@ class Catalog:
         with self.engine.connect() as conn:
             row = conn.execute(select(t.images).where(t.images.c.image_id == image_id)).mappings().first()
         return Image(**row) if row else None
+
+    def images_by_id(self, image_ids: Iterable[str]) -> dict[str, Image]:
+        """The catalogued images among `image_ids`, by id, in one query per thousand ids."""
+        found: dict[str, Image] = {}
+        for chunk in _chunks(sorted(set(image_ids))):
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(t.images).where(t.images.c.image_id.in_(chunk))).mappings()
+                found.update((row["image_id"], Image(**row)) for row in rows)
+        return found
 
     def image_ids(self) -> list[str]:
         """Every catalogued image id, sorted."""
@@ -126,12 +136,11 @@ class Catalog:
         return self._add(t.predictions, _prediction_row(prediction))
 
     def add_predictions(self, predictions: Iterable[Prediction]) -> int:
-        """Record many predictions in one transaction; how many were new."""
+        """Record many predictions in one transaction, one INSERT per thousand rows; how many were new."""
+        rows = [_prediction_row(p) for p in predictions]
         with self.engine.begin() as conn:
-            return sum(
-                conn.execute(self._insert(t.predictions).values(_prediction_row(p)).on_conflict_do_nothing()).rowcount
-                for p in predictions
-            )
+            return sum(conn.execute(self._insert(t.predictions).values(chunk).on_conflict_do_nothing()).rowcount
+                       for chunk in _chunks(rows))
 
     def prediction(self, image_id: str, model: str, version: str) -> Prediction | None:
         """The recorded prediction, if any."""
@@ -140,6 +149,15 @@ class Catalog:
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return Prediction(**row) if row else None
+
+    def predictions_for(self, image_ids: Iterable[str], model: str, version: str) -> list[Prediction]:
+        """The recorded predictions of one model version among `image_ids`, by image id."""
+        p, found = t.predictions, []
+        for chunk in _chunks(sorted(set(image_ids))):
+            query = select(p).where(p.c.model == model, p.c.version == version, p.c.image_id.in_(chunk))
+            with self.engine.connect() as conn:
+                found += [Prediction(**row) for row in conn.execute(query.order_by(p.c.image_id)).mappings()]
+        return found
 
     def predictions_for_model_version(self, model: str, version: str, batch_size: int = 1000) -> Iterator[Prediction]:
         """Every prediction of one model version, by image id, read a page at a time."""
@@ -218,6 +236,42 @@ class Catalog:
             if rows:
                 conn.execute(h.insert(), rows)
 
+    def merge_heap(self, round: int, key: HeapKey, members: Iterable[Member], n3: int) -> list[Member]:
+        """Merge one view of a heap into the stored heap (top n3 of the union); the merged members, best first.
+
+        The heap is locked while it is read and written, so members of one consumer group saving the
+        same heap at once lose none of each other's images. Writes only if the stored heap changes.
+        """
+        key = HeapKey(*key)
+        h = t.heap_members
+        where = and_(h.c.round == round, h.c.competitor == key.competitor,
+                     h.c.class_id == key.class_id, h.c.partition == key.partition)
+        with self.engine.begin() as conn:
+            self._lock_heap(conn, round, key)
+            stored = [Member(r.image_id, r.distance)
+                      for r in conn.execute(select(h.c.image_id, h.c.distance).where(where))]
+            merged = merge_members(n3, stored, members)
+            gone = [m.image_id for m in stored if m not in merged]
+            new = [dict(round=round, competitor=key.competitor, class_id=key.class_id, partition=key.partition,
+                        image_id=m.image_id, distance=m.distance) for m in merged if m not in stored]
+            if gone:
+                conn.execute(h.delete().where(where, h.c.image_id.in_(gone)))
+            if new:
+                conn.execute(h.insert(), new)
+        return merged
+
+    @staticmethod
+    def _lock_heap(conn, round: int, key: HeapKey) -> None:
+        """Hold one heap of a round until the transaction ends."""
+        if conn.dialect.name == "postgresql":
+            # An advisory lock also covers a heap with no rows yet, which SELECT ... FOR UPDATE cannot.
+            name = f"segmad heap {round} {key.competitor} {key.class_id} {key.partition}".encode()
+            lock = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+        else:
+            # SQLite has one writer: taking the write lock before the read keeps the read current.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
     def load_heaps(self, round: int) -> list[dict]:
         """The round's heaps as records shaped like `CandidateHeaps.to_records()`."""
         h = t.heap_members
@@ -268,6 +322,12 @@ class Catalog:
         query = select(e).where(e.c.round == round).order_by(e.c.split, e.c.model, e.c.version)
         with self.engine.connect() as conn:
             return [Evaluation(**row) for row in conn.execute(query).mappings()]
+
+
+def _chunks(items: list, size: int = 1000):
+    """Consecutive slices of at most `size` items: SQLite caps the parameters of one statement (32766)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _prediction_row(prediction: Prediction) -> dict:

@@ -2,13 +2,19 @@
 
 The heaps of the round being mined live in memory and in the catalog. They are loaded at the
 first event (and again when the mining round changes or after a failure), and only heaps that
-changed are written back, once per poll. Heaps ignore repeated pushes and their top-n3 does not
+changed are merged back, once per poll. Heaps ignore repeated pushes and their top-n3 does not
 depend on order, so redelivered or reordered events leave the same heaps.
+
+Members of the group (threads or processes, each on its own partitions) each hold a view of the
+heaps: a save merges the view into the stored heap under a lock (top n3 of the union) and takes
+the merged heap back, so no member overwrites another's images and later pushes see them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 
 from segmad import events
 from segmad.adapters.bus import PREDICTIONS, MalformedMessage, Message
@@ -30,7 +36,7 @@ def parse(message: Message) -> events.PredictionReady:
 
 @dataclass
 class WriteStats:
-    """What the worker did, for its metrics: events seen, pairs scored, heaps written."""
+    """What the worker did, for its metrics: events seen, pairs scored, heaps merged into the catalog."""
 
     events: int = 0
     pairs: int = 0
@@ -45,6 +51,7 @@ class DiscrepancyHandler:
         self.stats = WriteStats()
         self._round: MiningRound | None = None
         self._heaps: CandidateHeaps | None = None
+        self._present: set[tuple[ModelRef, str]] = set()  # (model, image) predicted, for the poll at hand
 
     def __call__(self, message: Message) -> None:
         self.handle([parse(message)])
@@ -68,11 +75,14 @@ class DiscrepancyHandler:
                 self._round = self._heaps = None
                 return  # nothing is being mined; round start re-announces the target's maps
             self._load(mining_round(self.ports.catalog, row))
-        # A pair both of whose maps arrive in one poll is scored once, not once per map.
-        pairs = sorted({pair for event in batch for pair in self._pairs(event)})
+        self._present = self._predicted({event.image_id for event in batch})
+        # A pair both of whose maps arrive in one poll is scored once, not once per map; an image's
+        # pairs are scored together, so its target map is read once.
+        pairs = sorted({(image_id, competitor) for event in batch for competitor, image_id in self._pairs(event)})
         changed: set[HeapKey] = set()
-        for competitor, image_id in pairs:
-            changed.update(stages.push_image(self.ports, self._heaps, self._round.target, [competitor], image_id))
+        for image_id, group in groupby(pairs, key=itemgetter(0)):
+            competitors = [competitor for _, competitor in group]
+            changed.update(stages.push_image(self.ports, self._heaps, self._round.target, competitors, image_id))
         self.stats.pairs += len(pairs)
         self._save(changed)
 
@@ -92,11 +102,19 @@ class DiscrepancyHandler:
             return [(model, image_id)]
         return []
 
+    def _predicted(self, image_ids: set[str]) -> set[tuple[ModelRef, str]]:
+        """(model, image) of the mining round's models that have predicted these images: one query per model."""
+        models = [self._round.target, *self._round.competitors]
+        catalog = self.ports.catalog
+        return {(m, p.image_id) for m in models for p in catalog.predictions_for(image_ids, m.name, m.version)}
+
     def _has(self, model: ModelRef, image_id: str) -> bool:
-        return self.ports.catalog.prediction(image_id, model.name, model.version) is not None
+        return (model, image_id) in self._present
 
     def _save(self, changed: set[HeapKey]) -> None:
         heaps = dict(self._heaps.items())
         for key in sorted(changed):
-            self.ports.catalog.save_heap(self._round.round, key, heaps[key])
+            merged = self.ports.catalog.merge_heap(self._round.round, key, heaps[key], self._round.n3)
+            for member in merged:  # the images other members stored; the heap keeps its top n3
+                self._heaps.add_member(key, member)
             self.stats.heap_writes += 1

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from segmad.discrepancy.handler import TOPICS, DiscrepancyHandler, parse
+from segmad.errors import InputError
 from segmad.rounds.worker import serve_worker
 
 
 def serve(host: str, port: int, workers: int = 1, threads: int = 1) -> int:
-    """Consume predictions with one member until SIGTERM (`workers` and `threads` are not used).
+    """Consume predictions with `workers` members until SIGTERM (`threads` is unused).
 
-    One member only: each member would save whole heaps from its own view of the pool, and
-    members saving one heap at once would overwrite each other's images.
+    Members (these threads, or more processes of the group) each read their own partitions and
+    merge the heaps they change into the catalog under a per-heap lock, so any number may run;
+    more members than the topic has partitions leaves the extra ones idle.
     """
-    if workers != 1:
-        logging.getLogger("segmad.discrepancy").warning("the discrepancy worker runs one member; --workers ignored")
-    return serve_worker("discrepancy", TOPICS, parse, DiscrepancyHandler, host, port, members=1)
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1 for the discrepancy worker, got {workers}")
+    return serve_worker("discrepancy", TOPICS, parse, DiscrepancyHandler, host, port, members=workers)

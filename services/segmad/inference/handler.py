@@ -41,17 +41,18 @@ class InferenceHandler:
         """Predict the images of a poll with every default model, and a started round's pool."""
         image_ids = sorted({e.image_id for e in batch if isinstance(e, events.ImageIngested)})
         if image_ids:
-            for model in self.ports.catalog.default_models():
-                self._predict(ModelRef(model.name, model.version), image_ids)
+            self._predict([ModelRef(m.name, m.version) for m in self.ports.catalog.default_models()], image_ids)
         for event in batch:
             if isinstance(event, events.RoundEvent) and event.state == MINING:
                 row = self.ports.catalog.round(event.round)
                 if row is not None and row.state == MINING:
-                    self._predict(ModelRef(row.target, row.target_version), self.ports.catalog.image_ids())
+                    self._predict([ModelRef(row.target, row.target_version)], self.ports.catalog.image_ids())
         self.ports.bus.flush()  # announcements stored before the loop commits the poll
 
-    def _predict(self, model: ModelRef, image_ids: list[str]) -> None:
-        num_classes = ensure_loaded(self.ports, model, self.num_classes)
+    def _predict(self, models: list[ModelRef], image_ids: list[str]) -> None:
+        # All models at once per slice of images: each image is read once, and a remote segmenter
+        # serves the models side by side.
+        classes = {model: ensure_loaded(self.ports, model, self.num_classes) for model in models}
         for start in range(0, len(image_ids), self.batch_size):
-            self.predicted += stages.predict_images(
-                self.ports, model, image_ids[start : start + self.batch_size], num_classes)
+            chunk = image_ids[start : start + self.batch_size]
+            self.predicted += stages.predict_with_models(self.ports, classes, chunk)

@@ -35,6 +35,26 @@ class Member:
         return (self.distance, other.image_id) < (other.distance, self.image_id)
 
 
+def best_first(member: Member) -> tuple:
+    """Sort key putting the better member first: largest distance, then smallest id."""
+    return (-member.distance, member.image_id)
+
+
+def merge_members(n: int, *views: Iterable[Member]) -> list[Member]:
+    """Top n, best first, of the union of several views of one heap: the heap one stream would hold.
+
+    An image appears once; should two views give it different distances, the better-ranked one wins,
+    so the result does not depend on the order of the views.
+    """
+    best: dict[str, Member] = {}
+    for view in views:
+        for member in view:
+            kept = best.get(member.image_id)
+            if kept is None or kept.ranks_below(member):
+                best[member.image_id] = member
+    return sorted(best.values(), key=best_first)[: max(n, 0)]
+
+
 @dataclass(order=False)
 class _Slot:
     """Heap entry whose ordering puts the worst member on top of a min-heap."""
@@ -69,7 +89,7 @@ class TopN:
 
     def members(self) -> list[Member]:
         """Members best first: largest distance, then smallest id."""
-        return sorted((s.member for s in self._slots), key=lambda m: (-m.distance, m.image_id))
+        return sorted((s.member for s in self._slots), key=best_first)
 
     def __len__(self) -> int:
         return len(self._slots)

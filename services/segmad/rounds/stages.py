@@ -6,7 +6,7 @@ interrupted at any point and run again ends where an uninterrupted run would.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -34,8 +34,11 @@ def ingest_arrays(ports: Ports, items: Iterable[tuple[str, np.ndarray]], source:
 
 
 def load_images(ports: Ports, image_ids: Sequence[str]) -> np.ndarray:
-    """The stored RGB images, stacked (N, H, W, 3)."""
-    return np.stack([decode_png(ports.blobs.get(ports.catalog.image(i).blob_key)) for i in image_ids])
+    """The stored RGB images, stacked (N, H, W, 3); LookupError for an id the catalog lacks."""
+    images = ports.catalog.images_by_id(image_ids)
+    if missing := [i for i in image_ids if i not in images]:
+        raise LookupError(f"images not in the catalog: {', '.join(missing[:5])}")
+    return np.stack([decode_png(data) for data in ports.blobs.get_many([images[i].blob_key for i in image_ids])])
 
 
 def load_prediction(ports: Ports, model: ModelRef, image_id: str) -> np.ndarray:
@@ -51,38 +54,54 @@ def predict(ports: Ports, model: ModelRef, image_ids: Sequence[str], num_classes
     bar = tqdm(total=len(todo), desc=f"predict {model.name}@{model.version}", unit="img",
                disable=not progress, leave=False)
     for batch in _batches(todo, batch_size):
-        _predict_batch(ports, model, batch, num_classes)
+        _predict_new(ports, {model: num_classes}, {model: batch})
         bar.update(len(batch))
     bar.close()
     return len(todo)
 
 
 def predict_images(ports: Ports, model: ModelRef, image_ids: Sequence[str], num_classes: int) -> int:
-    """Predict the given images a model version lacks; re-announce the ones it has; how many were new.
+    """Predict the given images a model version lacks; re-announce the ones it has; how many were new."""
+    return predict_with_models(ports, {model: num_classes}, image_ids)
 
-    Looking each id up (rather than listing the model's predictions) keeps a worker's poll cheap
+
+def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids: Sequence[str]) -> int:
+    """Predict the given images with each model version (mapped to its C) that lacks them; re-announce
+    the ones it has; how many predictions were new.
+
+    Looking the ids up (rather than listing the models' predictions) keeps a worker's poll cheap
     on a large pool. Re-announcing covers a worker killed between its catalog commit and its
     publish: consumers of PredictionReady are idempotent, a lost announcement is not recoverable.
     """
-    known = [p for i in image_ids if (p := ports.catalog.prediction(i, model.name, model.version)) is not None]
-    announce(ports, known)
-    have = {p.image_id for p in known}
-    todo = [i for i in image_ids if i not in have]
-    if todo:
-        _predict_batch(ports, model, todo, num_classes)
-    return len(todo)
+    todo = {}
+    for model in models:
+        known = ports.catalog.predictions_for(image_ids, model.name, model.version)
+        announce(ports, known)
+        have = {p.image_id for p in known}
+        if missing := [i for i in image_ids if i not in have]:
+            todo[model] = missing
+    return _predict_new(ports, models, todo)
 
 
-def _predict_batch(ports: Ports, model: ModelRef, batch: Sequence[str], num_classes: int) -> None:
-    labels, entropy = ports.segmenter.predict_with_entropy(model.name, model.version, load_images(ports, batch))
-    rows = []
-    for image_id, label_map, h in zip(batch, labels, entropy):
-        key = prediction_key(model.name, model.version, image_id)
-        ports.blobs.put(key, encode_png(label_map), "image/png")
-        rows.append(Prediction(image_id, model.name, model.version, key,
-                               class_fractions(label_map, num_classes).tolist(), float(h)))
+def _predict_new(ports: Ports, models: Mapping[ModelRef, int], todo: Mapping[ModelRef, list[str]]) -> int:
+    """Predict each model's images, each image read once for all; maps stored before the catalog row
+    that names them, the rows in one statement, then announced."""
+    if not todo:
+        return 0
+    needed = sorted({i for ids in todo.values() for i in ids})
+    images = dict(zip(needed, load_images(ports, needed)))
+    answers = ports.segmenter.predict_many([(model, np.stack([images[i] for i in ids])) for model, ids in todo.items()])
+    blobs, rows = [], []
+    for (model, ids), (labels, entropy) in zip(todo.items(), answers):
+        for image_id, label_map, h in zip(ids, labels, entropy):
+            key = prediction_key(model.name, model.version, image_id)
+            blobs.append((key, encode_png(label_map)))
+            rows.append(Prediction(image_id, model.name, model.version, key,
+                                   class_fractions(label_map, models[model]).tolist(), float(h)))
+    ports.blobs.put_many(blobs, "image/png")
     ports.catalog.add_predictions(rows)
     announce(ports, rows)
+    return len(rows)
 
 
 def announce(ports: Ports, predictions: Iterable[Prediction]) -> None:
