@@ -208,18 +208,15 @@ class StackRounds:
     def bookings(self) -> list[tuple[str, int, Booking]]:
         """The annotation work the labelling service recorded: every rating and mask, with its round and time."""
         people = annotator_table.alias()
+        work = []
         with self.ports.catalog.engine.connect() as conn:
-            rated = conn.execute(select(people.c.name, campaign_items.c.image_id, ratings.c.seconds, campaigns.c.round)
-                                 .join(ratings, ratings.c.item_id == campaign_items.c.id)
-                                 .join(campaigns, campaigns.c.id == campaign_items.c.campaign_id)
-                                 .join(people, people.c.id == ratings.c.annotator_id)).all()
-            painted = conn.execute(select(people.c.name, campaign_items.c.image_id, dense_masks.c.seconds,
-                                          campaigns.c.round)
-                                   .join(dense_masks, dense_masks.c.item_id == campaign_items.c.id)
-                                   .join(campaigns, campaigns.c.id == campaign_items.c.campaign_id)
-                                   .join(people, people.c.id == dense_masks.c.annotator_id)).all()
-        return ([("rating", n, Booking(name, image_id, seconds)) for name, image_id, seconds, n in sorted(rated)]
-                + [("mask", n, Booking(name, image_id, seconds)) for name, image_id, seconds, n in sorted(painted)])
+            for kind, table in (("rating", ratings), ("mask", dense_masks)):
+                rows = conn.execute(select(people.c.name, campaign_items.c.image_id, table.c.seconds, campaigns.c.round)
+                                    .join(table, table.c.item_id == campaign_items.c.id)
+                                    .join(campaigns, campaigns.c.id == campaign_items.c.campaign_id)
+                                    .join(people, people.c.id == table.c.annotator_id)).all()
+                work += [(kind, n, Booking(name, image_id, seconds)) for name, image_id, seconds, n in sorted(rows)]
+        return work
 
 
 def overlap(a, b) -> float:

@@ -133,14 +133,16 @@ def wait_mined(ports: Ports, round_: int, timeout_s: float, say=lambda line: Non
     """Wait until every minable image has every model's map and the workers' heaps equal a one-pass
     recomputation from the stored maps (so no prediction is still on its way); M."""
     mining, _ = mined(ports, round_)
-    deadline, last = time.monotonic() + timeout_s, None
+    deadline, last, expected = time.monotonic() + timeout_s, None, None
     while True:
         counts = prediction_progress(ports, round_)
         if all(n == counts["pool"] for n in counts.values()):
-            pool = sorted(set(ports.catalog.image_ids()) - mining.excluded)
-            expected = stages.score_pool(ports, mining.target, mining.competitors, pool, mining.bounds, mining.n3)
+            if expected is None:  # every map is stored and maps never change: score the pool once
+                pool = sorted(set(ports.catalog.image_ids()) - mining.excluded)
+                expected = stages.score_pool(ports, mining.target, mining.competitors, pool, mining.bounds,
+                                             mining.n3).to_records()
             document = candidates(ports, round_)
-            if _same_heaps(document["heaps"], expected.to_records()):
+            if _same_heaps(document["heaps"], expected):
                 return document["images"]
         if counts != last:
             say(f"round {round_}: mining, " + ", ".join(f"{k} {v}" for k, v in counts.items()))
