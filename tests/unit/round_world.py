@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 
 from segmad import bootstrap
-from segmad.adapters.bus import run_consumer
+from segmad.adapters.bus import run_batches
 from segmad.catalog.records import ModelVersion
 from segmad.codec import encode_png
-from segmad.discrepancy.handler import TOPICS as PREDICTION_TOPICS, DiscrepancyHandler
-from segmad.inference.handler import TOPICS as IMAGE_TOPICS, InferenceHandler
+from segmad.discrepancy import handler as discrepancy
+from segmad.inference import handler as inference
 from segmad.offline.mining import training_bounds
 from segmad.rounds import control, stages
 from segmad.rounds.keys import checkpoint_key
@@ -76,13 +76,31 @@ def start_round(ports, root: Path, round_: int = 1, version: str = "v0", n3: int
 
 
 def run_inference(ports, handler=None):
-    """Drain the images and rounds topics through the inference worker."""
-    handler = handler or InferenceHandler(ports, C)
-    return run_consumer(ports.bus.subscribe(IMAGE_TOPICS, "inference"), handler, ports.bus, stop_when_idle=True)
+    """Drain the images and rounds topics through the inference worker's loop (see `drain`)."""
+    handler = handler or inference.InferenceHandler(ports, C)
+    return drain(ports, inference.TOPICS, "inference", inference.parse, handler)
 
 
 def run_discrepancy(ports, handler=None):
-    """Drain the predictions topic through the discrepancy worker."""
-    handler = handler or DiscrepancyHandler(ports)
-    return run_consumer(ports.bus.subscribe(PREDICTION_TOPICS, "discrepancy"), handler, ports.bus,
-                        stop_when_idle=True)
+    """Drain the predictions topic through the discrepancy worker's loop (see `drain`)."""
+    handler = handler or discrepancy.DiscrepancyHandler(ports)
+    return drain(ports, discrepancy.TOPICS, "discrepancy", discrepancy.parse, handler)
+
+
+def drain(ports, topics, group: str, parse, handler):
+    """Run the workers' loop over `topics` until a poll finds nothing; its LoopStats.
+
+    One message per poll: each is handled and committed alone, so a test counts the work of every
+    message and a crash leaves only the message at hand uncommitted. `handler` is a worker's handler
+    (its `handle` gets the parsed poll) or a callable of one message (a test's wrapper around one).
+    """
+    consumer = ports.bus.subscribe(topics, group)
+    if hasattr(handler, "handle"):
+        return run_batches(consumer, parse, handler.handle, ports.bus, max_records=1, stop_when_idle=True)
+
+    def checked(message):
+        parse(message)  # what does not parse is dead-lettered, as by the worker
+        return message
+
+    return run_batches(consumer, checked, lambda batch: handler(batch[0]), ports.bus, max_records=1,
+                       stop_when_idle=True)

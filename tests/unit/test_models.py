@@ -6,14 +6,7 @@ import torch
 
 from segmad.models import ARCHITECTURES, MEAN, STD, TARGET_ARCH, build, param_count, to_input
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two oneDNN threads on two shared cores stall each other; one thread keeps these tests fast.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("size", [48, 64, 96])  # multiples of INPUT_MULTIPLE = 16

@@ -9,14 +9,7 @@ import torch
 from segmad.models import build
 from segmad.models.predict import confusion_matrix, dataset_miou, miou_from_confusion, predict, predict_with_entropy
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two oneDNN threads on two shared cores stall each other; one thread keeps these tests fast.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class RedIsClassOne(torch.nn.Module):

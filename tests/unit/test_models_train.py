@@ -7,14 +7,7 @@ import torch
 from segmad.models import build
 from segmad.models.train import FinetuneConfig, TrainConfig, dataset_miou, finetune, train
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Determinism holds for a fixed thread count; one thread also avoids stalls on shared cores.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def squares(n, seed, size=32):

@@ -9,14 +9,7 @@ from segmad.models import build
 from segmad.models.predict import predict
 from segmad.zoo import ZOO_ROLES, checkpoint_path, list_checkpoints, load, save
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Two oneDNN threads on two shared cores stall each other; one thread keeps these tests fast.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def meta_for(arch, **extra):

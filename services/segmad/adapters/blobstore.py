@@ -5,9 +5,10 @@ from __future__ import annotations
 import abc
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from segmad.files import is_temporary, write_bytes_atomic
 
 # Keys are slash-separated names of safe characters: never a way out of the store.
 _KEY = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")
@@ -70,15 +71,7 @@ class LocalBlobStore(BlobStore):
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a crash never leaves a half-written blob under the key.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_bytes_atomic(path, data)  # a crash never leaves a half-written blob under the key
 
     def get(self, key: str) -> bytes:
         try:
@@ -96,6 +89,6 @@ class LocalBlobStore(BlobStore):
         found = (
             p.relative_to(self.root).as_posix()
             for p in self.root.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
+            if p.is_file() and not is_temporary(p.name)
         )
         return iter(sorted(k for k in found if k.startswith(prefix)))

@@ -8,30 +8,19 @@ import shutil
 import sys
 import tempfile
 
-from gunicorn.app.base import BaseApplication
-
 from segmad import bootstrap, settings
-from segmad.ingestion.logs import logging_config
+from segmad.runtime import gunicorn
 
 
-class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict):
-        self.options = options
-        super().__init__()
+def _create_app():
+    # Imported in the worker, once PROMETHEUS_MULTIPROC_DIR is set: prometheus_client reads it on import.
+    from segmad.ingestion.app import create_app
 
-    def load_config(self):
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        # Called in each worker after the fork: every worker builds its own ports (pools, producers).
-        from segmad.ingestion.app import create_app
-
-        return create_app()
+    return create_app()
 
 
-def _close_ports(server, worker) -> None:
-    worker.wsgi.extensions["segmad.ingestion"].close()
+def _close_ports(app) -> None:
+    app.extensions["segmad.ingestion"].close()
 
 
 @contextlib.contextmanager
@@ -58,7 +47,5 @@ def serve(host: str, port: int, workers: int = 2, threads: int = 8) -> int:
     # Migrate once here, not in each worker at once; each worker then opens its own pool.
     bootstrap.catalog(settings.load().database_url).engine.dispose()
     with _shared_metrics():
-        _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
-                   "graceful_timeout": 30, "keepalive": 30, "logconfig_dict": logging_config(),
-                   "worker_exit": _close_ports}).run()
-    return 0
+        return gunicorn.serve(_create_app, host, port, workers, threads, log_requests=True,
+                              on_worker_exit=_close_ports)

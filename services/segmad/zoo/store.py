@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from segmad.errors import InputError
+from segmad.files import write_bytes_atomic
 from segmad.models import ARCHITECTURES, build
 
 
@@ -27,19 +27,10 @@ def save(path: Path, model: nn.Module, meta: dict) -> None:
     # A JSON round trip keeps meta to plain types, which weights_only loading accepts.
     plain = json.loads(json.dumps(meta))
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target then rename: a crash leaves either the old file or the new one.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": "segmad-zoo/1", "meta": plain, "state_dict": state}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()  # a checkpoint is a few MB: serialised whole, then written crash-safe
+    torch.save({"format": "segmad-zoo/1", "meta": plain, "state_dict": state}, buffer)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def load(path: Path) -> tuple[nn.Module, dict]:

@@ -1,0 +1,1 @@
+"""How segmad's processes run: web apps under gunicorn, logs as JSON lines."""
