@@ -1,8 +1,7 @@
-"""The composition root: the one place that turns Settings into adapters for the four ports."""
+"""The composition root: the one place that turns Settings into adapters for the ports (segmad.ports)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -11,9 +10,11 @@ from sqlalchemy.exc import OperationalError
 
 from segmad.adapters.blobstore import BlobStore, LocalBlobStore
 from segmad.adapters.bus import EventBus, InMemoryBus
+from segmad.adapters.release import InProcessRelease, Release
 from segmad.adapters.segmenter import Segmenter, TorchSegmenter
 from segmad.catalog import Catalog, make_engine, migrate
 from segmad.errors import InputError
+from segmad.ports import Ports
 from segmad.settings import Settings, load
 
 
@@ -24,29 +25,14 @@ class SettingError(InputError):
         super().__init__(f"{variable}={value!r}: {problem}")
 
 
-@dataclass
-class Ports:
-    """The adapters one process talks through."""
-
-    blobs: BlobStore
-    bus: EventBus
-    catalog: Catalog
-    segmenter: Segmenter
-
-    def close(self) -> None:
-        """Release connections and pools."""
-        self.bus.close()
-        self.segmenter.close()
-        self.catalog.engine.dispose()
-
-
 def build(settings: Settings | None = None) -> Ports:
     """Adapters chosen by the settings (default: this process's environment); the catalog is migrated."""
     settings = settings or load()
-    blobs, bus, models = blob_store(settings.blob_url, settings), event_bus(settings.bus), segmenter(settings.torchserve_url)
+    blobs, bus = blob_store(settings.blob_url, settings), event_bus(settings.bus)
+    models, release = serving(settings.torchserve_url, settings.model_store)
     # The catalog last: it is the one that connects, so a bad setting elsewhere leaves no open pool.
     return Ports(blobs=blobs, bus=bus, catalog=catalog(settings.database_url, settings.database_schema),
-                 segmenter=models)
+                 segmenter=models, release=release)
 
 
 def blob_store(url: str, settings: Settings | None = None) -> BlobStore:
@@ -100,13 +86,17 @@ def catalog(url: str, schema: str = "") -> Catalog:
     return Catalog(engine)
 
 
-def segmenter(torchserve_url: str) -> Segmenter:
-    """No TorchServe URL → models served in this process; http://host:port → that TorchServe."""
+def serving(torchserve_url: str, model_store: Path) -> tuple[Segmenter, Release]:
+    """No TorchServe URL → models served and released in this process; http://host:port → that TorchServe,
+    new versions archived into `model_store` (its --model-store folder)."""
     if not torchserve_url:
-        return TorchSegmenter()
+        models = TorchSegmenter()
+        return models, InProcessRelease(models)
     from segmad.adapters.torchserve import TorchServeSegmenter
+    from segmad.adapters.torchserve_release import TorchServeRelease
 
     try:
-        return TorchServeSegmenter(torchserve_url)
+        models = TorchServeSegmenter(torchserve_url)
     except ValueError as error:
         raise SettingError("SEGMAD_TORCHSERVE_URL", torchserve_url, str(error)) from error
+    return models, TorchServeRelease(models.management, model_store)

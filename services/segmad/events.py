@@ -15,10 +15,13 @@ from dataclasses import dataclass, fields
 
 from google.protobuf.message import DecodeError, Message
 
-from segmad.adapters.bus import DeadLetter, MalformedMessage
 from segmad.proto.v1 import dead_letters_pb2, images_pb2, predictions_pb2, rounds_pb2
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class MalformedMessage(ValueError):
+    """A message its handler cannot parse: dead-lettered and committed, never retried."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,18 @@ class PredictionReady:
 class RoundEvent:
     round: int
     state: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message no handler could parse, with where it came from and why; its value unchanged."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    error: str
+    value: bytes
 
 
 def _missing(event, names: tuple[str, ...]) -> str | None:

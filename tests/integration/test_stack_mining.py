@@ -26,8 +26,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from segmad import bootstrap
-from segmad.adapters.bus import DEAD_LETTERS, IMAGES, PREDICTIONS, DeadLetter
+from segmad import bootstrap, events
+from segmad.adapters.bus import DEAD_LETTERS, IMAGES, PREDICTIONS
 from segmad.bench.pipeline_models import catalogue, pipeline_models
 from segmad.cli import main
 from segmad.codec import encode_png
@@ -153,12 +153,12 @@ def same_selection(online: dict, offline: dict) -> bool:
     return online["images"] == offline["images"] and heaps(online) == heaps(offline) and all(d <= 1e-6 for d in distances)
 
 
-def dead_letters(ports, wait_s: float = 20.0) -> list[DeadLetter]:
+def dead_letters(ports, wait_s: float = 20.0) -> list[events.DeadLetter]:
     """The dead-letter topic's messages (both junk messages, each maybe twice if a worker died before its commit)."""
     letters, deadline = [], time.monotonic() + wait_s
     with ports.bus.subscribe([DEAD_LETTERS], f"reader-{uuid.uuid4().hex[:8]}") as reader:
         while len({letter.topic for letter in letters}) < 2 and time.monotonic() < deadline:
-            letters += [DeadLetter.from_bytes(m.value) for m in reader.poll(100, 1.0)]
+            letters += [events.from_bytes(events.DeadLetter, m.value) for m in reader.poll(100, 1.0)]
     return letters
 
 

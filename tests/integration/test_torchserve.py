@@ -22,11 +22,11 @@ import torch
 from segmad.adapters.segmenter import ModelRef
 from segmad import world
 from segmad.adapters.torchserve import TorchServeSegmenter
+from segmad.adapters.torchserve_archive import ModelSpec
 from segmad.codec import decode_png, encode_png
 from segmad.models import build
 from segmad.models.predict import predict
-from segmad.publish.archive import ModelSpec
-from segmad.publish.management import Management
+from segmad.adapters.torchserve_management import Management
 from segmad.publish.service import publish
 from segmad.world import CLASS_NAMES, WorldConfig
 from segmad.zoo import store as zoo_store

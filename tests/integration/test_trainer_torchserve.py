@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from segmad.adapters.torchserve import TorchServeSegmenter
-from segmad.publish.management import Management
+from segmad.adapters.torchserve_management import Management
+from segmad.adapters.torchserve_release import TorchServeRelease
 from segmad.rounds import training
-from segmad.rounds.release import TorchServeRelease
 from segmad.rounds.training import train_round
 from tests.integration.test_torchserve import _missing, torchserve  # noqa: F401  (the fixture)
 from tests.unit.test_trainer import ARCH, CONFIG, make_ports
@@ -16,15 +16,16 @@ from tests.unit.test_trainer import ARCH, CONFIG, make_ports
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok")]
 
 
-def test_a_trained_round_is_served_by_torchserve_as_the_targets_default(torchserve, tmp_path, monkeypatch):  # noqa: F811
+def test_a_trained_round_is_served_by_torchserve_as_the_targets_default(torchserve, tmp_path):  # noqa: F811
     inference, management_url, store = torchserve
     management = Management(management_url)
     ports = make_ports(tmp_path)
     serving = TorchServeRelease(management, store)
     for name, arch in ARCH.items():  # the operator published v0 of the target and the competitor
         serving.release(name, "v0", training._load(ports, ports.catalog.model_version(name, "v0"), 3), arch, 3, 32)
+    # The ports bootstrap builds for SEGMAD_TORCHSERVE_URL, the archives written where TorchServe reads them.
     ports.segmenter = TorchServeSegmenter(f"{inference}?management={management_url}")
-    monkeypatch.setenv("SEGMAD_MODEL_STORE", str(store))  # the trainer writes archives where TorchServe reads
+    ports.release = serving
     try:
         assert train_round(ports, 1, CONFIG).version == "v1"
         assert {("target", "v0"), ("target", "v1")} <= set(management.models())

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import inspect
 
 from segmad.adapters.blobstore import LocalBlobStore
 from segmad.adapters.bus import InMemoryBus
-from segmad.adapters.segmenter import TorchSegmenter
+from segmad.adapters.segmenter import ModelRef, TorchSegmenter
 from segmad.bootstrap import SettingError, build
+from segmad.models import build as build_model
 from segmad.settings import Settings
 
 
@@ -44,6 +46,36 @@ def test_a_torchserve_url_gives_the_torchserve_segmenter_without_connecting(tmp_
         assert isinstance(ports.segmenter, TorchServeSegmenter)
     finally:
         ports.segmenter.close()
+        ports.close()
+
+
+def test_the_embedded_release_serves_a_new_version_in_the_ports_own_segmenter_at_once(tmp_path):
+    ports = build(Settings(data_dir=tmp_path))
+    try:
+        ports.release.release("target", "v1", build_model("fcn8s", 3), "fcn8s", 3, 32)
+        assert ports.segmenter.predict("target", "v1", np.zeros((1, 32, 32, 3), np.uint8)).shape == (1, 32, 32)
+    finally:
+        ports.close()
+
+
+def test_a_torchserve_url_releases_through_torchserve_into_the_model_store(tmp_path):
+    from segmad.adapters.torchserve_release import TorchServeRelease
+
+    ports = build(Settings(data_dir=tmp_path, torchserve_url="http://127.0.0.1:9", model_store=tmp_path / "store"))
+    try:
+        assert isinstance(ports.release, TorchServeRelease) and ports.release.model_store == tmp_path / "store"
+        assert ports.release.management is ports.segmenter.management
+    finally:
+        ports.close()
+
+
+def test_ports_given_their_own_segmenter_release_into_it(tmp_path):
+    ports = build(Settings(data_dir=tmp_path))
+    try:
+        own = ports.with_segmenter(TorchSegmenter())
+        own.release.release("target", "v1", build_model("fcn8s", 3), "fcn8s", 3, 32)
+        assert own.segmenter.models() == [ModelRef("target", "v1")] and ports.segmenter.models() == []
+    finally:
         ports.close()
 
 

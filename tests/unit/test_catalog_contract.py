@@ -15,7 +15,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.exc import IntegrityError
 
 from segmad.catalog import Catalog, repository
-from segmad.catalog.records import Evaluation, Image, ModelVersion, Prediction
+from segmad.catalog.records import Campaigns, Evaluation, Image, ModelVersion, Prediction, RoundSettings
 from segmad.mad.bounds import SizeBounds
 from segmad.mad.heaps import CandidateHeaps, HeapKey, Member, merge_members
 
@@ -181,17 +181,19 @@ class CatalogContract:
     # Rounds
 
     def test_a_started_round_reads_back_with_its_settings(self, stocked):
-        assert stocked.start_round(1, "deeplab", "1", n3=4, n4=10, settings={"seed": 7})
+        settings = RoundSettings(num_classes=3, competitors=(("unet", "v0"),), class_names=("a", "b", "c"))
+        assert stocked.start_round(1, "deeplab", "1", n3=4, n4=10, settings=settings)
         r = stocked.round(1)
         stored = (r.state, r.target, r.target_version, r.n3, r.n4, r.settings)
-        assert stored == ("mining", "deeplab", "1", 4, 10, {"seed": 7})
+        assert stored == ("mining", "deeplab", "1", 4, 10, settings)
 
     def test_round_settings_are_merged_not_replaced(self, stocked):
-        stocked.start_round(1, "deeplab", "1", n3=4, n4=10, settings={"seed": 7})
-        assert stocked.update_round_settings(1, {"campaigns": {"weak": 3}}) == {"seed": 7, "campaigns": {"weak": 3}}
-        assert stocked.round(1).settings == {"seed": 7, "campaigns": {"weak": 3}}
+        stocked.start_round(1, "deeplab", "1", n3=4, n4=10, settings=RoundSettings(num_classes=3))
+        merged = RoundSettings(num_classes=3, campaigns=Campaigns(weak=7))
+        assert stocked.update_round_settings(1, campaigns=Campaigns(weak=7)) == merged
+        assert stocked.round(1).settings == merged
         with pytest.raises(KeyError):
-            stocked.update_round_settings(2, {"x": 1})
+            stocked.update_round_settings(2, measure_only=True)
 
     def test_starting_a_round_twice_keeps_the_first(self, stocked):
         stocked.start_round(1, "deeplab", "1", n3=4, n4=10)

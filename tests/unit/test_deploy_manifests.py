@@ -255,7 +255,7 @@ def test_the_image_carries_the_torchserve_handler_where_segmad_looks_for_it():
 
 
 def test_the_handler_folder_comes_from_segmad_torchserve_dir_when_set(monkeypatch, tmp_path):
-    from segmad.publish import torchserve_dir
+    from segmad.adapters.torchserve_archive import torchserve_dir
 
     assert (torchserve_dir() / "segmad_handler.py").exists()
     monkeypatch.setenv("SEGMAD_TORCHSERVE_DIR", str(tmp_path))

@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from segmad.adapters.bus import DEAD_LETTERS, IMAGES, PREDICTIONS, DeadLetter
+from segmad import events
+from segmad.adapters.bus import DEAD_LETTERS, IMAGES, PREDICTIONS
 from segmad.cli import main
 from segmad.discrepancy.handler import DiscrepancyHandler
 from segmad.inference.handler import InferenceHandler
@@ -87,6 +88,6 @@ def test_a_malformed_message_is_dead_lettered_and_the_workers_go_on(tmp_path):
     assert run_inference(ports).dead_lettered == 1
     assert run_discrepancy(ports).dead_lettered == 1
     with ports.bus.subscribe([DEAD_LETTERS], "reader") as reader:
-        letters = [DeadLetter.from_bytes(m.value) for m in reader.poll(10, 0)]
+        letters = [events.from_bytes(events.DeadLetter, m.value) for m in reader.poll(10, 0)]
     assert sorted(letter.topic for letter in letters) == [IMAGES, PREDICTIONS]
     assert control.candidates(ports, 1)["images"]

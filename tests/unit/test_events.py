@@ -5,9 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from segmad import events
-from segmad.adapters.bus import DEAD_LETTERS, ROUNDS, DeadLetter, InMemoryBus, MalformedMessage, run_consumer
-from segmad.events import ImageIngested, PredictionReady, RoundEvent
-from segmad.proto.v1 import images_pb2, predictions_pb2
+from segmad.adapters.bus import DEAD_LETTERS, ROUNDS, InMemoryBus, run_batches
+from segmad.events import DeadLetter, ImageIngested, MalformedMessage, PredictionReady, RoundEvent
+from segmad.proto.v1 import dead_letters_pb2, images_pb2, predictions_pb2
 
 SHA = "ab" * 32
 names = st.text(min_size=1, max_size=20)
@@ -71,15 +71,26 @@ def test_only_bus_events_have_a_wire_form():
         events.to_bytes(object())
 
 
+def test_a_dead_letter_travels_as_the_protobuf_message_of_proto():
+    wire = dead_letters_pb2.DeadLetter.FromString(events.to_bytes(DeadLetter("images", 2, 9, "k", "bad", b"\xff")))
+    assert (wire.topic, wire.partition, wire.offset, wire.key, wire.error, wire.value) == ("images", 2, 9, "k", "bad",
+                                                                                         b"\xff")
+
+
+def test_bytes_that_are_not_a_dead_letter_are_malformed():
+    with pytest.raises(MalformedMessage):
+        events.from_bytes(DeadLetter, b'{"topic": "images"}')
+
+
 def test_a_consumer_parsing_events_dead_letters_junk_and_goes_on():
     bus = InMemoryBus(partitions=1)
     good = events.to_bytes(RoundEvent(1, "mining"))
     for value in (b"\xff junk", good):
         bus.publish(ROUNDS, "1", value)
     seen = []
-    stats = run_consumer(bus.subscribe([ROUNDS], "g"), lambda m: seen.append(events.from_bytes(RoundEvent, m.value)),
-                         bus, stop_when_idle=True)
+    stats = run_batches(bus.subscribe([ROUNDS], "g"), lambda m: events.from_bytes(RoundEvent, m.value), seen.extend,
+                        bus, stop_when_idle=True)
     with bus.subscribe([DEAD_LETTERS], "reader") as reader:
         [letter] = reader.poll(10, 0)
     assert seen == [RoundEvent(1, "mining")] and stats.dead_lettered == 1
-    assert DeadLetter.from_bytes(letter.value).value == b"\xff junk"
+    assert events.from_bytes(DeadLetter, letter.value).value == b"\xff junk"

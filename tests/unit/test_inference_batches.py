@@ -2,8 +2,8 @@
 
 import pytest
 
-from segmad.adapters.bus import DEAD_LETTERS, InMemoryBus, MalformedMessage
-from segmad.adapters.bus import run_batches
+from segmad.adapters.bus import DEAD_LETTERS, InMemoryBus, run_batches
+from segmad.events import MalformedMessage
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from labelling_fixtures import (  # noqa: F401  (fixtures)
     app, client, csrf_of, dense, label_map, login, png, store, weak,
 )
 from segmad.catalog import Catalog
-from segmad.catalog.records import Image, ModelVersion, Prediction
+from segmad.catalog.records import Image, ModelVersion, Prediction, RoundSettings
 from segmad.labelling.errors import Invalid
 from segmad.labelling.rounds_bridge import dense_items_for, weak_items_for_round
 from segmad.labelling.tables import campaign_items, campaigns, dense_masks
@@ -27,7 +27,8 @@ def catalog(app):
         catalog.add_image(Image(f"i{i}", f"{i:064x}", 8, 6, "test", f"images/i{i}.png"))
         catalog.add_prediction(Prediction(f"i{i}", "deeplab", "1", f"pred/target/i{i}.png", [0.5, 0.5, 0, 0]))
         catalog.add_prediction(Prediction(f"i{i}", "other", "1", f"pred/other/i{i}.png", [0.5, 0, 0.5, 0]))
-    catalog.start_round(1, "deeplab", "1", n3=2, n4=1, settings={"num_classes": 3, "competitors": [["other", "1"]]})
+    catalog.start_round(1, "deeplab", "1", n3=2, n4=1,
+                        settings=RoundSettings(num_classes=3, competitors=(("other", "1"),)))
     catalog.set_round_images(1, "candidates", ["i0", "i1", "i2"])
     return catalog
 

@@ -92,7 +92,7 @@ def test_start_with_world_takes_the_bounds_from_the_synthetic_s0(root, capsys):
     ports = make_ports(root)
     settings = ports.catalog.round(1).settings
     ports.close()
-    assert len(settings["bounds"]["lower"]) == 4 and settings["bounds"]["upper"][1] < 1
+    assert len(settings.bounds.lower) == 4 and settings.bounds.upper[1] < 1
 
 
 def test_round_zero_is_refused_because_t0_names_the_seed_test_set(root, capsys):

@@ -14,10 +14,11 @@ import torch
 from PIL import Image
 from torch import nn
 
+from segmad.adapters.torchserve_archive import HANDLER, ModelSpec, build_mar
 from segmad.codec import decode_png, encode_png
 from segmad.models import build
 from segmad.models.predict import predict_with_entropy
-from segmad.publish.archive import HANDLER, ModelSpec, build_mar, script_checkpoint
+from segmad.publish.archive import script_checkpoint
 from segmad.zoo import store
 
 

@@ -1,13 +1,15 @@
 """The trainer: round N's target fine-tuned once into v{N}, released, evaluated, announced; crash-safe, idempotent."""
 
+import dataclasses
 import io
 
 import pytest
 import torch
 
 from segmad import bootstrap, events
-from segmad.adapters.bus import ROUNDS, MalformedMessage, Message, run_batches
-from segmad.catalog.records import ModelVersion
+from segmad.adapters.bus import ROUNDS, Message, run_batches
+from segmad.adapters.release import Release
+from segmad.catalog.records import ModelVersion, RoundSettings
 from segmad.codec import encode_png
 from segmad.errors import InputError
 from segmad.models import build
@@ -39,9 +41,8 @@ def register(ports, name, version):
 
 def labelled_round(ports, n, version, s_ids, t_ids):
     """Round n, densely labelled and waiting for the trainer (as the controller leaves it)."""
-    ports.catalog.start_round(n, "target", version, 2, len(s_ids), {"competitors": [["unet", "v0"]],
-                                                                     "num_classes": WORLD.num_classes},
-                              state="training")
+    settings = RoundSettings(competitors=(("unet", "v0"),), num_classes=WORLD.num_classes)
+    ports.catalog.start_round(n, "target", version, 2, len(s_ids), settings, state="training")
     ports.catalog.set_round_images(n, "counterexamples", s_ids)
     ports.catalog.set_round_images(n, "test", t_ids)
     for image_id in s_ids + t_ids:
@@ -166,7 +167,7 @@ def test_a_crash_mid_training_leaves_the_old_default_and_the_round_training(port
     assert ports.catalog.round(1).state == "done"
 
 
-class FlakyRelease:
+class FlakyRelease(Release):
     """A serving registry that fails its first release, as a TorchServe restarting would."""
 
     def __init__(self):
@@ -180,11 +181,12 @@ class FlakyRelease:
 
 def test_a_crash_after_training_finishes_the_round_without_training_again(ports, calls):
     release = FlakyRelease()
+    ports = dataclasses.replace(ports, release=release)
     with pytest.raises(ConnectionError):
-        train_round(ports, 1, CONFIG, release=release)
+        train_round(ports, 1, CONFIG)
     assert ports.catalog.model_version("target", "v1") is not None
     assert ports.catalog.default_version("target") == "v0" and ports.catalog.round(1).state == "training"
-    train_round(ports, 1, CONFIG, release=release)
+    train_round(ports, 1, CONFIG)
     assert calls == [3]
     assert release.released == [("target", "v1", "fcn8s", 3, 32)] * 2
     assert ports.catalog.default_version("target") == "v1" and ports.catalog.round(1).state == "done"
@@ -198,13 +200,13 @@ def test_the_handler_ignores_every_other_round_event(ports, calls):
 
 
 def test_the_handler_reads_only_round_events():
-    with pytest.raises(MalformedMessage):
+    with pytest.raises(events.MalformedMessage):
         parse(Message("images", 0, 0, "x", b"\x00"))
     assert parse(Message(ROUNDS, 0, 0, "1", events.to_bytes(events.RoundEvent(1, "training")))).state == "training"
 
 
 def test_a_round_not_yet_labelled_is_refused(ports):
-    ports.catalog.start_round(2, "target", "v0", 2, 2, {}, state="dense-labelling")
+    ports.catalog.start_round(2, "target", "v0", 2, 2, state="dense-labelling")
     with pytest.raises(InputError, match="dense-labelling"):
         train_round(ports, 2, CONFIG)
 

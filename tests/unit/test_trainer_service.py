@@ -1,16 +1,16 @@
 """The trainer as a service: progress as gauges, TorchServe release once, a long poll allowed by Kafka."""
 
-from pathlib import Path
+import json
+import zipfile
 
 import pytest
 from prometheus_client import generate_latest
 
-from segmad.adapters import kafka
+from segmad.adapters import kafka, torchserve_release
 from segmad.adapters.segmenter import ModelRef
+from segmad.adapters.torchserve_release import TorchServeRelease, archive_module
 from segmad.errors import InputError
 from segmad.models import build
-from segmad.rounds import release as release_module
-from segmad.rounds.release import TorchServeRelease
 from segmad.rounds.worker import WorkerMetrics
 from segmad.serve import SERVICES
 from segmad.trainer import server
@@ -43,6 +43,9 @@ class FakeManagement:
     def models(self):
         return sorted(self.registered)
 
+    def register(self, model_name, mar_file, batch_size=8, max_batch_delay_ms=20, workers=1):
+        self.registered.add(ModelRef(model_name, mar_file.removesuffix(".mar").removeprefix(f"{model_name}-")))
+
     def set_default(self, name, version):
         self.defaults.append((name, version))
 
@@ -50,17 +53,25 @@ class FakeManagement:
 def test_a_release_archives_and_registers_once_and_always_sets_the_default(monkeypatch, tmp_path):
     archived = []
 
-    def publish(management, store, name, version, checkpoint, **options):
-        archived.append((name, version, Path(checkpoint).is_file()))
-        management.registered.add(ModelRef(name, version))
+    def archive(name, version, module, arch, num_classes, input_size, class_names, model_store):
+        archived.append((name, version, arch))
+        return model_store / f"{name}-{version}.mar"
 
-    monkeypatch.setattr(release_module, "publish", publish)
+    monkeypatch.setattr(torchserve_release, "archive_module", archive)
     management = FakeManagement({ModelRef("target", "v0")})
     serving = TorchServeRelease(management, tmp_path)
     for _ in range(2):
         serving.release("target", "v1", build("fcn8s", 3), "fcn8s", 3, 32, ["background", "a", "b", "c"])
-    assert archived == [("target", "v1", True)]
+    assert archived == [("target", "v1", "fcn8s")]
     assert management.defaults == [("target", "v1")] * 2
+
+
+def test_a_released_module_is_archived_with_the_spec_the_handler_reads(tmp_path):
+    mar = archive_module("target", "v1", build("fcn8s", 3), "fcn8s", 3, 32, None, tmp_path)
+    with zipfile.ZipFile(mar) as archive:
+        sidecar = json.loads(archive.read("segmad_model.json"))
+    assert mar == tmp_path / "target-v1.mar"
+    assert sidecar["input_size"] == [32, 32] and sidecar["class_names"] == ["background", "class_1", "class_2", "class_3"]
 
 
 def test_the_trainers_consumer_may_hold_a_poll_for_its_training(monkeypatch):

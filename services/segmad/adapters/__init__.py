@@ -1,1 +1,1 @@
-"""Adapters for segmad's four ports (blob store, event bus, catalog, segmenter), DESIGN §3."""
+"""The ports' abstract classes beside their embedded adapters, and the real adapters (segmad.ports lists them)."""

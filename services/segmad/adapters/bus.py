@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
+from segmad import events
+
 IMAGES = "images"
 PREDICTIONS = "predictions"
 ROUNDS = "rounds"
@@ -182,93 +184,12 @@ class _InMemoryConsumer(Consumer):
                 self.bus._members[self.group].remove(self)
 
 
-class MalformedMessage(ValueError):
-    """A message its handler cannot parse: dead-lettered and committed, never retried."""
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A message that could not be handled, with where it came from and why."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: str
-    error: str
-    value: bytes
-
-    @classmethod
-    def of(cls, message: Message, error: Exception) -> "DeadLetter":
-        """The dead letter of `message` rejected with `error`."""
-        return cls(message.topic, message.partition, message.offset, message.key, str(error), message.value)
-
-    def to_bytes(self) -> bytes:
-        """The protobuf DeadLetter of proto/segmad/v1/dead_letters.proto (the original value unchanged)."""
-        from segmad import events  # events imports this module: converted there, at the edge, like every event
-
-        return events.to_bytes(self)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "DeadLetter":
-        """Inverse of `to_bytes`; MalformedMessage for bytes that are not a dead letter."""
-        from segmad import events
-
-        return events.from_bytes(cls, data)
-
-
 @dataclass
 class LoopStats:
+    """What a consume loop did: messages handled, messages sent to the dead letters."""
+
     handled: int = 0
     dead_lettered: int = 0
-
-
-def _dead_letter(dead_letters: EventBus, message: Message, error: MalformedMessage, stats: LoopStats) -> None:
-    dead_letters.publish(DEAD_LETTERS, message.key, DeadLetter.of(message, error).to_bytes())
-    stats.dead_lettered += 1
-
-
-def run_consumer(
-    consumer: Consumer,
-    handle: Callable[[Message], None],
-    dead_letters: EventBus,
-    stop_event: threading.Event | None = None,
-    *,
-    max_records: int = 100,
-    timeout_s: float = 0.2,
-    stop_when_idle: bool = False,
-) -> LoopStats:
-    """Feed each message to `handle`, committing only what it finished; closes the consumer at the end.
-
-    `handle` does its work (and its database commit) before returning. A MalformedMessage sends the
-    message to the dead-letter topic; any other error stops the loop and is re-raised, leaving the
-    message uncommitted so it is delivered again. Stops when `stop_event` is set or, with
-    `stop_when_idle`, when a poll finds nothing new.
-    """
-    stats = LoopStats()
-    stopping = stop_event.is_set if stop_event is not None else (lambda: False)
-    try:
-        while not stopping():
-            batch = consumer.poll(max_records, timeout_s)
-            if not batch and stop_when_idle:
-                break
-            done: list[Message] = []
-            try:
-                for message in batch:
-                    if stopping():
-                        break
-                    try:
-                        handle(message)
-                        stats.handled += 1
-                    except MalformedMessage as error:
-                        _dead_letter(dead_letters, message, error, stats)
-                        dead_letters.flush()  # stored before its offset is committed, or it could be lost
-                    done.append(message)
-            finally:
-                if done:
-                    consumer.commit(done)
-    finally:
-        consumer.close()
-    return stats
 
 
 def run_batches(
@@ -282,11 +203,13 @@ def run_batches(
     timeout_s: float = 0.2,
     stop_when_idle: bool = False,
 ) -> LoopStats:
-    """Like `run_consumer`, but hands `handle` every parsable message of one poll at once, then commits the poll.
+    """Hand `handle` the parsed messages of each poll at once, then commit the poll; closes the consumer at the end.
 
-    Batching lets a worker predict or save heaps once per poll. A message `parse` refuses with
-    MalformedMessage goes to the dead-letter topic; an error in `handle` leaves the whole poll
-    uncommitted, so it is delivered again.
+    `handle` does its work (and its database commit) before returning, and batching lets a worker
+    predict or save heaps once per poll. A message `parse` refuses with MalformedMessage goes to the
+    dead-letter topic; any other error stops the loop and is re-raised, leaving the whole poll
+    uncommitted so it is delivered again. Stops between polls when `stop_event` is set or, with
+    `stop_when_idle` (tests, one-off drains), when a poll finds nothing new.
     """
     stats = LoopStats()
     stopping = stop_event.is_set if stop_event is not None else (lambda: False)
@@ -299,8 +222,11 @@ def run_batches(
             for message in batch:
                 try:
                     parsed.append(parse(message))
-                except MalformedMessage as error:
-                    _dead_letter(dead_letters, message, error, stats)
+                except events.MalformedMessage as error:
+                    letter = events.DeadLetter(message.topic, message.partition, message.offset, message.key,
+                                               str(error), message.value)
+                    dead_letters.publish(DEAD_LETTERS, message.key, events.to_bytes(letter))
+                    stats.dead_lettered += 1
             if parsed:
                 handle(parsed)
             if batch:

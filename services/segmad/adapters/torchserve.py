@@ -18,8 +18,8 @@ import numpy as np
 import requests
 
 from segmad.adapters.segmenter import ModelRef, Segmenter, UnknownModel
+from segmad.adapters.torchserve_management import Management
 from segmad.codec import decode_png, encode_png
-from segmad.publish.management import Management
 
 ENTROPY_HEADER = "X-Segmad-Entropy"
 # Requests in flight: enough to fill a server-side batch (8 by default) of three models at once, and

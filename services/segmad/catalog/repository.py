@@ -7,6 +7,7 @@ leaves the catalog as handling it once did.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, Table, and_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from segmad.catalog import schema as t
-from segmad.catalog.records import Evaluation, Image, ModelVersion, Prediction, Rejection, Round
+from segmad.catalog.records import Evaluation, Image, ModelVersion, Prediction, Rejection, Round, RoundSettings
 from segmad.mad.heaps import PARTITIONS, HeapKey, Member, merge_members
 
 _INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -181,12 +182,12 @@ class Catalog:
 
     def start_round(
         self, round: int, target: str, target_version: str, n3: int, n4: int,
-        settings: dict | None = None, state: str = "mining",
+        settings: RoundSettings | None = None, state: str = "mining",
     ) -> bool:
         """Open round `round` troubleshooting target_version; False if it was already started."""
         at = now()
         row = dict(round=round, state=state, target=target, target_version=target_version, n3=n3, n4=n4,
-                   settings=settings or {}, created_at=at, updated_at=at)
+                   settings=(settings or RoundSettings()).to_dict(), created_at=at, updated_at=at)
         return self._add(t.rounds, row)
 
     def set_round_state(self, round: int, state: str) -> None:
@@ -196,8 +197,8 @@ class Catalog:
             if conn.execute(query).rowcount == 0:
                 raise KeyError(f"no round {round}")
 
-    def update_round_settings(self, round: int, changes: dict) -> dict:
-        """Merge `changes` into a round's settings (read and written in one transaction); the result."""
+    def update_round_settings(self, round: int, **changes) -> RoundSettings:
+        """Replace some fields of a round's settings (read and written in one transaction); the result."""
         rounds = t.rounds
         with self.engine.begin() as conn:
             query = select(rounds.c.settings).where(rounds.c.round == round)
@@ -206,20 +207,21 @@ class Catalog:
             current = conn.execute(query).scalar_one_or_none()
             if current is None:
                 raise KeyError(f"no round {round}")
-            merged = {**current, **changes}
-            conn.execute(rounds.update().where(rounds.c.round == round).values(settings=merged, updated_at=now()))
+            merged = replace(RoundSettings.from_dict(current), **changes)
+            conn.execute(rounds.update().where(rounds.c.round == round)
+                         .values(settings=merged.to_dict(), updated_at=now()))
         return merged
 
     def round(self, round: int) -> Round | None:
         """One round, if started."""
         with self.engine.connect() as conn:
             row = conn.execute(select(t.rounds).where(t.rounds.c.round == round)).mappings().first()
-        return Round(**row) if row else None
+        return _round(row) if row else None
 
     def rounds(self) -> list[Round]:
         """Every round, in order."""
         with self.engine.connect() as conn:
-            return [Round(**row) for row in conn.execute(select(t.rounds).order_by(t.rounds.c.round)).mappings()]
+            return [_round(row) for row in conn.execute(select(t.rounds).order_by(t.rounds.c.round)).mappings()]
 
     # Heaps and the image sets of a round
 
@@ -335,3 +337,8 @@ def _prediction_row(prediction: Prediction) -> dict:
     row["fractions"] = [float(f) for f in prediction.fractions]
     row["entropy"] = None if prediction.entropy is None else float(prediction.entropy)
     return row
+
+
+def _round(row) -> Round:
+    """A rounds row with its JSON settings typed."""
+    return Round(**{**row, "settings": RoundSettings.from_dict(row["settings"])})

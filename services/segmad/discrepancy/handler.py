@@ -17,10 +17,10 @@ from itertools import groupby
 from operator import itemgetter
 
 from segmad import events
-from segmad.adapters.bus import PREDICTIONS, MalformedMessage, Message
+from segmad.adapters.bus import PREDICTIONS, Message
 from segmad.adapters.segmenter import ModelRef
-from segmad.bootstrap import Ports
 from segmad.mad import CandidateHeaps, HeapKey
+from segmad.ports import Ports
 from segmad.rounds import stages
 from segmad.rounds.mining import MINING, MiningRound, current_round, mining_round
 
@@ -30,7 +30,7 @@ TOPICS = (PREDICTIONS,)
 def parse(message: Message) -> events.PredictionReady:
     """The PredictionReady a message carries; MalformedMessage otherwise."""
     if message.topic != PREDICTIONS:
-        raise MalformedMessage(f"the discrepancy worker does not read topic {message.topic!r}")
+        raise events.MalformedMessage(f"the discrepancy worker does not read topic {message.topic!r}")
     return events.from_bytes(events.PredictionReady, message.value)
 
 

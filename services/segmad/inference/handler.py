@@ -8,10 +8,10 @@ catalog already holds is skipped (and re-announced), so redelivery is harmless.
 from __future__ import annotations
 
 from segmad import events
-from segmad.adapters.bus import IMAGES, ROUNDS, MalformedMessage, Message
+from segmad.adapters.bus import IMAGES, ROUNDS, Message
 from segmad.adapters.segmenter import ModelRef
-from segmad.bootstrap import Ports
 from segmad.inference.models import ensure_loaded
+from segmad.ports import Ports
 from segmad.rounds import stages
 from segmad.rounds.mining import MINING
 
@@ -24,7 +24,7 @@ def parse(message: Message) -> events.ImageIngested | events.RoundEvent:
         return events.from_bytes(events.ImageIngested, message.value)
     if message.topic == ROUNDS:
         return events.from_bytes(events.RoundEvent, message.value)
-    raise MalformedMessage(f"the inference worker does not read topic {message.topic!r}")
+    raise events.MalformedMessage(f"the inference worker does not read topic {message.topic!r}")
 
 
 class InferenceHandler:

@@ -13,8 +13,8 @@ import io
 import torch
 
 from segmad.adapters.segmenter import ModelRef, TorchSegmenter
-from segmad.bootstrap import Ports
 from segmad.models import build
+from segmad.ports import Ports
 
 
 def ensure_loaded(ports: Ports, ref: ModelRef, num_classes: int) -> int:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from segmad.bootstrap import Ports
 from segmad.ingestion.limits import Limits
 from segmad.ingestion.metrics import IngestionMetrics
+from segmad.ports import Ports
 
 _MULTIPART_OVERHEAD = 64 * 1024  # room for the form fields beside the files
 

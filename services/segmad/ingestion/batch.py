@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from segmad.bootstrap import Ports
 from segmad.ingestion.limits import Limits
 from segmad.ingestion.normalise import Rejected
 from segmad.ingestion.service import DUPLICATE, INGESTED, Outcome, ingest_bytes, reject
 from segmad.ingestion.sources import Input
+from segmad.ports import Ports
 
 
 @dataclass

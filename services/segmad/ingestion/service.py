@@ -12,11 +12,11 @@ import numpy as np
 
 from segmad import events
 from segmad.adapters.bus import IMAGES
-from segmad.bootstrap import Ports
 from segmad.catalog.records import Image
 from segmad.codec import encode_png, sha256
 from segmad.ingestion.limits import Limits
 from segmad.ingestion.normalise import Rejected, normalise
+from segmad.ports import Ports
 from segmad.rounds.keys import image_key
 
 INGESTED, DUPLICATE, REJECTED = "ingested", "duplicate", "rejected"

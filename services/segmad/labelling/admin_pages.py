@@ -57,7 +57,7 @@ def _int(name: str, default: int | None = None) -> int:
 def _class_names(round_row, text: str) -> list[str]:
     """The names typed (comma-separated), or class_1..class_C from the round's C; Invalid if they disagree."""
     names = [name.strip() for name in text.split(",") if name.strip()]
-    num_classes = (round_row.settings or {}).get("num_classes")
+    num_classes = round_row.settings.num_classes
     if not names and num_classes is None:
         raise Invalid(f"round {round_row.round} does not record its number of classes; type the class names")
     if not names:
@@ -69,7 +69,7 @@ def _class_names(round_row, text: str) -> list[str]:
 
 def _round_rows(cat: Catalog) -> list[dict]:
     return [{"round": r.round, "state": r.state, "target": f"{r.target}@{r.target_version}", "n4": r.n4,
-             "num_classes": (r.settings or {}).get("num_classes"),
+             "num_classes": r.settings.num_classes,
              "candidates": len(cat.round_images(r.round, "candidates"))} for r in cat.rounds()]
 
 

@@ -35,7 +35,7 @@ def _prediction_key(catalog: Catalog, image_id: str, model: str, version: str) -
 
 def competitors(catalog: Catalog, round: int) -> list[tuple[str, str]]:
     """The round's competitors as (name, version), as `round start` stored them in its settings."""
-    return [(name, version) for name, version in (_round(catalog, round).settings or {}).get("competitors", [])]
+    return list(_round(catalog, round).settings.competitors)
 
 
 def weak_items_for_round(catalog: Catalog, round: int) -> list[dict]:

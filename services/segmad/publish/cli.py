@@ -11,7 +11,7 @@ import requests
 from segmad import settings
 from segmad.adapters.torchserve import split_url
 from segmad.errors import InputError
-from segmad.publish.management import Management, ManagementError
+from segmad.adapters.torchserve_management import Management, ManagementError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,7 +88,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _publish(management: Management, args: argparse.Namespace) -> None:
-    from segmad.publish.archive import ModelSpec
+    from segmad.adapters.torchserve_archive import ModelSpec
     from segmad.publish.service import next_version, publish
 
     spec = None

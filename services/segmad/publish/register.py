@@ -1,8 +1,8 @@
 """Make a model version known to the rounds: checkpoint in the blob store, a row in the catalog, served.
 
 `round start` mines only models the catalog knows (target and competitors, each with a default
-version); the trainer fine-tunes the target from its stored checkpoint. When the ports predict
-through TorchServe, the version is archived and registered there too, under the same name and version.
+version); the trainer fine-tunes the target from its stored checkpoint. The ports' release serves it
+where their segmenter predicts (archived and registered in TorchServe when they predict through it).
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from pathlib import Path
 
 import torch
 
-from segmad.bootstrap import Ports
 from segmad.catalog.records import ModelVersion
 from segmad.errors import InputError
+from segmad.ports import Ports
 from segmad.rounds.keys import checkpoint_key
-from segmad.rounds.release import release_for
 from segmad.zoo import store
 
 ROLES = ("target", "competitor")
@@ -43,10 +42,8 @@ def add_model(ports: Ports, name: str, version: str, checkpoint: Path, role: str
         metrics = {"num_classes": meta["num_classes"]} | ({"t0_miou": meta["t0_miou"]} if "t0_miou" in meta else {})
         ports.catalog.add_model_version(ModelVersion(name, version, meta["arch"], role, checkpoint_key(name, version),
                                                      metrics=metrics))
-    release = release_for(ports)
-    if release is not None:
-        release.release(name, version, module, meta["arch"], meta["num_classes"], int(meta.get("input_size", 64)),
-                        meta.get("class_names"))
+    ports.release.release(name, version, module, meta["arch"], meta["num_classes"], int(meta.get("input_size", 64)),
+                          meta.get("class_names"))
     if make_default:
         ports.catalog.set_default_version(name, version)
     return ports.catalog.model_version(name, version)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from segmad.publish.archive import ModelSpec, build_mar, script_checkpoint
-from segmad.publish.management import Management
+from segmad.adapters.torchserve_archive import ModelSpec, build_mar
+from segmad.adapters.torchserve_management import Management
+from segmad.publish.archive import script_checkpoint
 
 
 def next_version(management: Management, name: str) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from segmad.bootstrap import Ports
 from segmad.catalog.records import Round
 from segmad.errors import InputError
 from segmad.labelling.stats import annotator_stats, rating_agreement
 from segmad.labelling.tables import annotators, campaign_items, dense_masks, ratings
+from segmad.ports import Ports
 from segmad.rounds.sets import manifest
 
 HOUR = 3600.0
@@ -40,24 +40,24 @@ def rounds_summary(ports: Ports) -> dict:
 
 
 def _round(ports: Ports, row: Round) -> dict:
-    settings = row.settings or {}
+    settings = row.settings
     catalog, n = ports.catalog, row.round
     trained = [m.version for m in catalog.model_versions(row.target) if m.trained_on_round == n]
-    campaigns = settings.get("campaigns", {})
+    campaigns = settings.campaigns
     with catalog.engine.connect() as conn:
-        work = {kind: _campaign_work(conn, campaigns.get(kind)) for kind in ("weak", "dense")}
-        agreement = rating_agreement(conn, campaigns["weak"]) if "weak" in campaigns else None
+        work = {"weak": _campaign_work(conn, campaigns.weak), "dense": _campaign_work(conn, campaigns.dense)}
+        agreement = rating_agreement(conn, campaigns.weak) if campaigns.weak is not None else None
     return {
         "round": n, "state": row.state, "target": row.target, "target_version": row.target_version,
         "trained_version": trained[0] if trained else None,
-        "measure_only": bool(settings.get("measure_only")),
-        "competitors": [f"{name}@{version}" for name, version in settings.get("competitors", [])],
-        "campaigns": dict(campaigns),
+        "measure_only": settings.measure_only,
+        "competitors": [f"{name}@{version}" for name, version in settings.competitors],
+        "campaigns": campaigns.opened(),
         "m_size": len(catalog.round_images(n, "candidates")),
         "s_size": len(catalog.round_images(n, "counterexamples")),
         "t_size": len(catalog.round_images(n, "test")),
-        "vetoed": len(settings.get("out_of_domain", [])),
-        "mos_histogram": mos_histogram(settings["mos"]) if "mos" in settings else None,
+        "vetoed": len(settings.out_of_domain),
+        "mos_histogram": mos_histogram(settings.mos) if settings.mos is not None else None,
         **_mious(ports, row),
         "hours": {kind: sum(w["seconds"]) / HOUR for kind, w in work.items()},
         "annotators": _annotators(work),
@@ -75,7 +75,7 @@ def mos_histogram(mos: dict[str, float | None]) -> dict[str, int]:
 
 def _mious(ports: Ports, row: Round) -> dict:
     """Every model's mIoU on T0 and on this round's T(i), keyed name@version, and the rows with per-class IoU."""
-    names = ["background", *(row.settings or {}).get("class_names", [])]
+    names = ["background", *row.settings.class_names]
     test_split = f"t{row.round}"
     out = {"t0": {}, "t": {}, "evaluations": []}
     for e in ports.catalog.evaluations(row.round):

@@ -11,7 +11,6 @@ from typing import Sequence
 
 from sqlalchemy import select
 
-from segmad.bootstrap import Ports
 from segmad.catalog.records import Round
 from segmad.errors import InputError
 from segmad.labelling import campaigns as labelling
@@ -19,6 +18,7 @@ from segmad.labelling.errors import LabellingError
 from segmad.labelling.exchange import accepted_masks
 from segmad.labelling.rounds_bridge import dense_items_for, weak_items_for_round
 from segmad.labelling.tables import annotators as annotator_table, campaign_items, dense_masks
+from segmad.ports import Ports
 
 def annotator_names(ports: Ports, names: Sequence[str] | None) -> list[str]:
     """The given names, or every annotator account that is not an admin."""
@@ -41,20 +41,18 @@ def _labelling_call(function, *args, **kwargs):
 
 def open_weak(ports: Ports, row: Round, annotators: Sequence[str], test_size: int, seed: int) -> int:
     """A weak-rating campaign over the round's recorded candidates M; its id."""
-    settings = row.settings or {}
     items = _labelling_call(weak_items_for_round, ports.catalog, row.round)
     with ports.catalog.engine.begin() as conn:
         return _labelling_call(labelling.create_weak_campaign, conn, ports.blobs, row.round, items, annotators,
-                               row.n4, test_size, settings["num_classes"], settings["class_names"], seed)
+                               row.n4, test_size, row.settings.num_classes, list(row.settings.class_names), seed)
 
 
 def open_dense(ports: Ports, row: Round, image_ids: Sequence[str], annotators: Sequence[str]) -> int:
     """A dense campaign over the given images (S ∪ T, or T alone in a round that only measures); its id."""
-    settings = row.settings or {}
     items = _labelling_call(dense_items_for, ports.catalog, row.round, image_ids)
     with ports.catalog.engine.begin() as conn:
         return _labelling_call(labelling.create_dense_campaign, conn, ports.blobs, row.round, items, annotators,
-                               settings["num_classes"], settings["class_names"])
+                               row.settings.num_classes, list(row.settings.class_names))
 
 
 def progress(ports: Ports, campaign_id: int) -> dict:

@@ -34,12 +34,6 @@ class MiningRound:
         return self.bounds.num_classes
 
 
-def round_settings(bounds: SizeBounds, competitors: list[ModelRef]) -> dict:
-    """The JSON settings `round start` stores: size bounds, C and the competitors' versions."""
-    return {"bounds": bounds.to_dict(), "num_classes": bounds.num_classes,
-            "competitors": [[c.name, c.version] for c in competitors]}
-
-
 def current_round(catalog: Catalog) -> Round | None:
     """The latest round still mining, if any."""
     mining = [r for r in catalog.rounds() if r.state == MINING]
@@ -54,9 +48,9 @@ def excluded_images(catalog: Catalog, round_: int) -> frozenset[str]:
 
 def mining_round(catalog: Catalog, row: Round) -> MiningRound:
     """The mining parameters of a catalogued round; ValueError if it was not started by `round start`."""
-    settings = row.settings or {}
-    if "bounds" not in settings or "competitors" not in settings:
+    settings = row.settings
+    if settings.bounds is None or not settings.competitors:
         raise ValueError(f"round {row.round} has no size bounds or competitors in its settings")
-    competitors = tuple(ModelRef(name, version) for name, version in settings["competitors"])
-    return MiningRound(row.round, ModelRef(row.target, row.target_version), competitors,
-                       SizeBounds.from_dict(settings["bounds"]), row.n3, excluded_images(catalog, row.round))
+    competitors = tuple(ModelRef(name, version) for name, version in settings.competitors)
+    return MiningRound(row.round, ModelRef(row.target, row.target_version), competitors, settings.bounds, row.n3,
+                       excluded_images(catalog, row.round))

@@ -12,8 +12,8 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-from segmad.bootstrap import Ports
 from segmad.models.train import FinetuneStep
+from segmad.ports import Ports
 
 Listener = Callable[[dict], None]  # told every update (a service turns it into gauges)
 

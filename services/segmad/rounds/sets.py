@@ -13,8 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from segmad.bootstrap import Ports
 from segmad.codec import decode_png, encode_png
+from segmad.ports import Ports
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 PREFIX = "sets/"

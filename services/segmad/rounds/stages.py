@@ -14,11 +14,11 @@ from tqdm import tqdm
 from segmad import events
 from segmad.adapters.bus import PREDICTIONS
 from segmad.adapters.segmenter import ModelRef
-from segmad.bootstrap import Ports
 from segmad.catalog.records import Prediction
 from segmad.codec import decode_png, encode_png
 from segmad.ingestion.service import INGESTED, store_image
 from segmad.mad import CandidateHeaps, SizeBounds, class_fractions, discrepancy, label_counts
+from segmad.ports import Ports
 from segmad.rounds.keys import prediction_key
 
 

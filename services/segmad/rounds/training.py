@@ -21,7 +21,6 @@ from torch import nn
 from segmad import events
 from segmad.adapters.bus import ROUNDS
 from segmad.adapters.segmenter import ModelRef
-from segmad.bootstrap import Ports
 from segmad.catalog.records import Evaluation, ModelVersion, Round
 from segmad.codec import decode_png
 from segmad.errors import InputError
@@ -29,9 +28,9 @@ from segmad.inference.models import ensure_loaded
 from segmad.mad import ConfusionMatrix
 from segmad.models import build
 from segmad.models.train import FinetuneConfig, finetune
+from segmad.ports import Ports
 from segmad.rounds.keys import checkpoint_key, label_key
 from segmad.rounds.progress import Listener, ProgressReport, training_progress
-from segmad.rounds.release import Release, release_for
 from segmad.rounds.sets import load_set, manifest
 from segmad.rounds.stages import load_images
 from segmad.rounds.states import DONE, TRAINING
@@ -57,12 +56,11 @@ def version_of(round_: int) -> str:
     return f"v{round_}"
 
 
-def train_round(ports: Ports, round_: int, config: FinetuneConfig, progress: Listener | None = None,
-                release: Release | None = None) -> ModelVersion:
+def train_round(ports: Ports, round_: int, config: FinetuneConfig, progress: Listener | None = None) -> ModelVersion:
     """Fine-tune round N's target into v{N}, make it the default, evaluate, mark the round done, announce it.
 
-    `release` serves the new version (default: TorchServe when the ports predict through it).
-    Returns v{N}, or the parent when no round up to N has counterexamples (nothing to learn from).
+    The ports' release serves the new version where their segmenter predicts. Returns v{N}, or the
+    parent when no round up to N has counterexamples (nothing to learn from).
     """
     row = ports.catalog.round(round_)
     if row is None or row.state not in (TRAINING, DONE):
@@ -72,9 +70,8 @@ def train_round(ports: Ports, round_: int, config: FinetuneConfig, progress: Lis
         _announce(ports, round_)
         return ports.catalog.model_version(row.target, version_of(round_)) or _parent(ports, row)
     report = ProgressReport(ports, round_, version_of(round_), progress)
-    release = release if release is not None else release_for(ports)
     try:
-        model = _train_and_release(ports, row, config, report, release)
+        model = _train_and_release(ports, row, config, report)
         report.phase("evaluating")
         _evaluate(ports, row, model)
     except BaseException as error:
@@ -93,8 +90,7 @@ def _parent(ports: Ports, row: Round) -> ModelVersion:
     return parent
 
 
-def _train_and_release(ports: Ports, row: Round, config: FinetuneConfig, report: ProgressReport,
-                       release: Release | None) -> ModelVersion:
+def _train_and_release(ports: Ports, row: Round, config: FinetuneConfig, report: ProgressReport) -> ModelVersion:
     """v{N}, trained now unless the catalog has it, served and made the default; the parent if S is empty."""
     parent, num_classes = _parent(ports, row), _num_classes(ports, row)
     s0, t0 = load_set(ports, "s0")[1:], load_set(ports, "t0")[1:]
@@ -108,7 +104,7 @@ def _train_and_release(ports: Ports, row: Round, config: FinetuneConfig, report:
         pairs = counterexamples(ports, row.round)
         # Nothing to learn from, or a round that only measures (the last of a run): the target
         # stays as it is, as in the embedded loop.
-        if not pairs or (row.settings or {}).get("measure_only"):
+        if not pairs or row.settings.measure_only:
             return parent
         report.phase("fine-tuning", reused=False, lr_grid=list(config.lr_grid), counterexamples=len(pairs))
         s_images, s_masks = _labelled(ports, pairs, s0[0].shape[1:3])
@@ -118,10 +114,9 @@ def _train_and_release(ports: Ports, row: Round, config: FinetuneConfig, report:
                                       "counterexample_rounds": sorted({r for r, _ in pairs})}
         known = _store(ports, row, parent, version_of(row.round), module, metrics)
     report.phase("publishing")
-    if release is not None:
-        names = (row.settings or {}).get("class_names")
-        release.release(known.name, known.version, module if module is not None else _load(ports, known, num_classes),
-                        known.arch, num_classes, int(s0[0].shape[1]), ["background", *names] if names else None)
+    names = row.settings.class_names
+    ports.release.release(known.name, known.version, module if module is not None else _load(ports, known, num_classes),
+                          known.arch, num_classes, int(s0[0].shape[1]), ["background", *names] if names else None)
     ports.catalog.set_default_version(known.name, known.version)
     return known
 
@@ -158,7 +153,7 @@ def _resized(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
 
 def _num_classes(ports: Ports, row: Round) -> int:
     """C from the round's settings (`round start` records it), else from S0's manifest."""
-    return int((row.settings or {}).get("num_classes") or manifest(ports, "s0")["num_classes"])
+    return int(row.settings.num_classes or manifest(ports, "s0")["num_classes"])
 
 
 def _load(ports: Ports, version: ModelVersion, num_classes: int) -> nn.Module:
@@ -194,7 +189,7 @@ def _evaluate(ports: Ports, row: Round, new: ModelVersion) -> None:
     size = t0[0].shape[1:3]
     test = [(row.round, i) for i in ports.catalog.round_images(row.round, "test")]
     t_n = _labelled(ports, test, size) if test else None
-    competitors = [ModelRef(name, version) for name, version in (row.settings or {}).get("competitors", [])]
+    competitors = [ModelRef(name, version) for name, version in row.settings.competitors]
     plan = [(ref, "t0", t0) for ref in [ModelRef(row.target, row.target_version)] + competitors]
     plan += [(ref, f"t{row.round}", t_n) for ref in [ModelRef(row.target, row.target_version)] + competitors if t_n]
     if new.version != row.target_version:

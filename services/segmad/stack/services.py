@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from segmad.publish import torchserve_dir
+from segmad.adapters.torchserve_archive import torchserve_dir
 from segmad.stack.process import Service
 
 if TYPE_CHECKING:

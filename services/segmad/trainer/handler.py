@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 
 from segmad import events
-from segmad.adapters.bus import ROUNDS, MalformedMessage, Message
-from segmad.bootstrap import Ports
+from segmad.adapters.bus import ROUNDS, Message
 from segmad.models.train import FinetuneConfig
+from segmad.ports import Ports
 from segmad.rounds.progress import Listener
-from segmad.rounds.release import Release
 from segmad.rounds.states import DONE, TRAINING
 from segmad.rounds.training import train_round
 
@@ -25,16 +24,15 @@ log = logging.getLogger("segmad.trainer")
 def parse(message: Message) -> events.RoundEvent:
     """The round event a message carries; MalformedMessage for another topic or unusable bytes."""
     if message.topic != ROUNDS:
-        raise MalformedMessage(f"the trainer does not read topic {message.topic!r}")
+        raise events.MalformedMessage(f"the trainer does not read topic {message.topic!r}")
     return events.from_bytes(events.RoundEvent, message.value)
 
 
 class TrainerHandler:
     """Trains each round whose event says "training"; `trained` lists the rounds it finished."""
 
-    def __init__(self, ports: Ports, config: FinetuneConfig, progress: Listener | None = None,
-                 release: Release | None = None):
-        self.ports, self.config, self.progress, self.release = ports, config, progress, release
+    def __init__(self, ports: Ports, config: FinetuneConfig, progress: Listener | None = None):
+        self.ports, self.config, self.progress = ports, config, progress
         self.trained: list[int] = []
 
     def handle(self, batch: list[events.RoundEvent]) -> None:
@@ -47,6 +45,6 @@ class TrainerHandler:
                 # Nothing to train from yet (or any more): retrying the message would not change that.
                 log.warning("round event ignored", extra={"round": event.round, "state": row and row.state})
                 continue
-            version = train_round(self.ports, event.round, self.config, self.progress, self.release)
+            version = train_round(self.ports, event.round, self.config, self.progress)
             log.info("round trained", extra={"round": event.round, "version": version.version})
             self.trained.append(event.round)
