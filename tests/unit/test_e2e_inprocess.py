@@ -1,7 +1,10 @@
-"""The rounds over the services' code, in one process: workers on threads, the labelling app over real HTTP.
+"""One implementation of the round on two sets of adapters: in process, and as services.
 
-The same driver `segmad e2e` runs over the local stack. Here every worker shares the process's
-numerics with the embedded demo, so both runs must agree exactly: same M, S, T and scores.
+Both runs play the same rounds (`simulation.play`: the controller's steps, the trainer's code).
+The embedded one calls the workers' stages and the trainer in turn and lets people work through the
+labelling app's views in process; the other has the inference, discrepancy and trainer workers
+consume the bus on threads and people reach the labelling app over real HTTP, as `segmad e2e`
+does on the local stack. Every worker shares the process's numerics, so both must agree exactly.
 """
 
 from __future__ import annotations
@@ -14,19 +17,20 @@ import pytest
 from segmad import bootstrap
 from segmad.adapters.bus import run_batches
 from segmad.adapters.segmenter import TorchSegmenter
-from segmad.demo.config import DemoConfig
-from segmad.demo.loop import Demo
-from segmad.demo.summary import summarize
+from segmad.demo.run import run_embedded
 from segmad.discrepancy import handler as discrepancy
-from segmad.e2e.driver import StackRounds, compare
+from segmad.e2e.driver import compare, run_over_services
 from segmad.inference import handler as inference
 from segmad.labelling import accounts, create_app
-from segmad.demo.zoo import ensure_tiny_zoo
 from segmad.models.train import FinetuneConfig
 from segmad.settings import Settings
+from segmad.simulation.config import RunConfig
+from segmad.simulation.measures import Measures
+from segmad.simulation.summary import summarize
+from segmad.simulation.zoo import ensure_tiny_zoo
 from segmad.trainer import handler as trainer
 
-CONFIG = DemoConfig(seed=3, pool_size=40, wild_size=12, rounds=1, n3=2, n4=4, test_size=4, annotators=2,
+CONFIG = RunConfig(seed=3, pool_size=40, wild_size=12, rounds=1, n3=2, n4=4, test_size=4, annotators=2,
                     finetune_max_steps=2, batch_size=64)
 
 
@@ -50,6 +54,9 @@ def ports_at(root):
                                     blob_url=f"file://{root / 'blobs'}", bus="memory"))
 
 
+RECIPE = FinetuneConfig.demo(max_steps=CONFIG.finetune_max_steps)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny):
     from werkzeug.serving import make_server
@@ -59,13 +66,13 @@ def runs(tmp_path_factory, tiny):
     models = zoo(zoo_dir)
     root = tmp_path_factory.mktemp("services")
     ports = ports_at(root)
-    worker = lambda: dataclasses.replace(ports, segmenter=TorchSegmenter())  # noqa: E731 - each its own models
+    worker = lambda: ports.with_segmenter(TorchSegmenter())  # noqa: E731 - each its own models
     stop = threading.Event()
     workers = [
         (inference.TOPICS, "inference", inference.parse, inference.InferenceHandler(worker(), WORLD.num_classes).handle),
         (discrepancy.TOPICS, "discrepancy", discrepancy.parse, discrepancy.DiscrepancyHandler(worker()).handle),
         (trainer.TOPICS, "trainer", trainer.parse,
-         trainer.TrainerHandler(worker(), FinetuneConfig.demo(max_steps=CONFIG.finetune_max_steps)).handle),
+         trainer.TrainerHandler(worker(), RECIPE).handle),
     ]
     threads = [threading.Thread(target=run_batches, daemon=True,
                                 args=(ports.bus.subscribe(topics, group), parse, handle, ports.bus, stop))
@@ -76,21 +83,23 @@ def runs(tmp_path_factory, tiny):
     for t in threads:
         t.start()
     try:
-        driver = StackRounds(CONFIG, models, ports, WORLD, WILD, f"http://127.0.0.1:{http.server_port}",
-                             timeout_s=120, progress=False, say=lambda line: None)
-        over_services = driver.run()
+        over_services = run_over_services(ports, Measures(ports, CONFIG, WORLD, WILD), models,
+                                          f"http://127.0.0.1:{http.server_port}", timeout_s=120, progress=False,
+                                          say=lambda line: None)
     finally:
         stop.set()
         http.shutdown()
     embedded_root = tmp_path_factory.mktemp("embedded")
     embedded_ports = ports_at(embedded_root)
-    embedded = Demo(CONFIG, zoo(zoo_dir), embedded_ports, WORLD, WILD, progress=False).run()
-    yield over_services, embedded, ports, driver
+    embedded = run_embedded(embedded_ports, f"sqlite:///{embedded_root / 'c.db'}",
+                            Measures(embedded_ports, CONFIG, WORLD, WILD), zoo(zoo_dir), RECIPE, progress=False,
+                            say=lambda line: None)
+    yield over_services, embedded, ports, embedded_ports
     ports.close()
     embedded_ports.close()
 
 
-def test_the_services_reach_exactly_the_embedded_results(runs):
+def test_both_sets_of_adapters_reach_exactly_the_same_results(runs):
     over_services, embedded, _, _ = runs
     comparison = compare(over_services, embedded)
     assert comparison["agree"], comparison
@@ -117,11 +126,19 @@ def test_each_version_knows_the_counterexamples_it_learned_from(runs):
     assert [r.state for r in ports.catalog.rounds()] == ["done", "done"]
 
 
+def test_both_catalogs_hold_the_same_rounds(runs):
+    _, _, ports, embedded_ports = runs
+    for n in (1, 2):
+        assert ports.catalog.round_images(n, "candidates") == embedded_ports.catalog.round_images(n, "candidates")
+        assert ({(e.model, e.version, e.split): e.miou for e in ports.catalog.evaluations(n)}
+                == {(e.model, e.version, e.split): e.miou for e in embedded_ports.catalog.evaluations(n)})
+
+
 def test_the_report_can_be_rebuilt_from_the_catalog_alone(runs):
     over_services, _, ports, _ = runs
-    again = StackRounds.resume(ports, say=lambda line: None).collect()
-    assert [r.candidates for r in again.rounds] == [r.candidates for r in over_services.rounds]
-    assert [r.t0 for r in again.rounds] == [r.t0 for r in over_services.rounds]
+    again = Measures.of_stored_run(ports).done_rounds()
+    assert [r.candidates for r in again] == [r.candidates for r in over_services.rounds]
+    assert [r.t0 for r in again] == [r.t0 for r in over_services.rounds]
 
 
 def _paths(value, prefix="") -> set[str]:

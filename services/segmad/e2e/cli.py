@@ -18,10 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-from segmad.demo.config import DemoConfig
+from segmad.simulation.config import RunConfig
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = DemoConfig()
+    d = RunConfig()
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the pool, W and the annotators (default %(default)s)")
     parser.add_argument("--pool-size", type=int, default=1000, help="|D| (default %(default)s)")
     parser.add_argument("--wild-size", type=int, default=500, help="|W| (default %(default)s)")
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _check(args) -> DemoConfig:
+def _check(args) -> RunConfig:
     from segmad.errors import InputError
 
     for name in ("pool_size", "wild_size", "n3", "n4", "test_size", "annotators"):
@@ -56,13 +56,15 @@ def _check(args) -> DemoConfig:
             raise InputError(f"--{name.replace('_', '-')} must be at least 1")
     if args.rounds < 0:
         raise InputError("--rounds must be at least 0")
-    return DemoConfig(seed=args.seed, pool_size=args.pool_size, wild_size=args.wild_size, rounds=args.rounds,
-                      n3=args.n3, n4=args.n4, test_size=args.test_size, annotators=args.annotators,
-                      finetune_max_steps=args.finetune_max_steps, baselines=not args.no_baselines)
+    if args.annotators < 2:
+        raise InputError("--annotators must be at least 2: every dense mask is reviewed by another annotator")
+    return RunConfig(seed=args.seed, pool_size=args.pool_size, wild_size=args.wild_size, rounds=args.rounds,
+                     n3=args.n3, n4=args.n4, test_size=args.test_size, annotators=args.annotators,
+                     finetune_max_steps=args.finetune_max_steps, baselines=not args.no_baselines)
 
 
 def _zoo(args, settings, say):
-    from segmad.demo.zoo import ensure_tiny_zoo, ensure_zoo
+    from segmad.simulation.zoo import ensure_tiny_zoo, ensure_zoo
 
     if not args.tiny_zoo:
         return ensure_zoo(settings.zoo_dir, progress=not args.quiet)
@@ -73,11 +75,11 @@ def _zoo(args, settings, say):
 
 def run(args: argparse.Namespace) -> int:
     from segmad import bootstrap, settings as settings_module
-    from segmad.demo.summary import figures, summarize
+    from segmad.e2e.driver import compare, run_over_services
     from segmad.errors import InputError
-    from segmad.e2e.driver import StackRounds, compare
     from segmad.report import write_report
-    from segmad.rounds.release import release_for
+    from segmad.simulation.measures import Measures
+    from segmad.simulation.summary import figures, summarize
     from segmad.stack.local import Stack
     from segmad.stack.components import TIERS
 
@@ -110,18 +112,17 @@ def run(args: argparse.Namespace) -> int:
         os.environ.update(env)
         ports = bootstrap.build(settings_module.load())
         try:
-            release = release_for(ports)
+            def publish(ref, arch):  # the v0 models served where the workers predict (TorchServe, when configured)
+                ports.release.release(ref.name, ref.version, zoo[arch], arch, train_world.num_classes, wild_world.size)
 
-            def publish(ref, arch):
-                release.release(ref.name, ref.version, zoo[arch], arch, train_world.num_classes, wild_world.size)
-
-            driver = StackRounds(config, zoo, ports, train_world, wild_world, stack.service("labelling").address,
-                                 publish if release else None, args.timeout, progress=not args.quiet, say=say)
-            result = driver.run()
+            measures = Measures(ports, config, train_world, wild_world, progress=not args.quiet)
+            result = run_over_services(ports, measures, zoo, stack.service("labelling").address, publish,
+                                       args.timeout, progress=not args.quiet, say=say)
             summary = summarize(result)
-            summary["description"] = summary["description"].replace("Embedded run", "Run over the local stack")
+            summary["description"] = summary["description"].replace("Run on the synthetic world",
+                                                                    "Run over the local stack")
             summary["timings_seconds"]["total"] = time.perf_counter() - started
-            write_report(report, summary, figures(result, summary, driver.demo.galleries(result)))
+            write_report(report, summary, figures(result, summary, measures.galleries(result)))
         finally:
             ports.close()
         if args.compare:
@@ -156,14 +157,20 @@ def _embedded(config, zoo, train_world, wild_world, quiet):
     import tempfile
 
     from segmad import bootstrap, settings as settings_module
-    from segmad.demo.loop import Demo
+    from segmad.demo.run import run_embedded
+    from segmad.rounds.training import finetune_config
+    from segmad.simulation.measures import Measures
 
     with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{tmp}/catalog.db"
         ports = bootstrap.build(dataclasses.replace(
-            settings_module.load(), data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/catalog.db",
+            settings_module.load(), data_dir=Path(tmp), database_url=database_url,
             database_schema="", blob_url=f"file://{tmp}/blobs", bus="memory", torchserve_url=""))
         try:
-            return Demo(config, zoo, ports, train_world, wild_world, progress=not quiet).run()
+            measures = Measures(ports, config, train_world, wild_world, progress=not quiet)
+            return run_embedded(ports, database_url, measures, zoo,
+                                finetune_config(config.finetune, config.finetune_max_steps),
+                                progress=not quiet, say=lambda line: None)
         finally:
             ports.close()
 

@@ -1,6 +1,7 @@
 """Simulated annotators at work on a campaign through the labelling service's HTTP API.
 
-Each simulated person (account "annotator-i") has its own HTTP session, as a browser would: it asks
+Each simulated person (account "annotator-i") has its own HTTP session, as a browser would (or,
+in one process, a session on the app's own views without a socket: `InProcessSession`): it asks
 the API for its next item, looks at what the API serves, answers as the synthetic world's
 SimulatedAnnotators (who know the truth) and books their simulated seconds as its time on the item.
 On the same images this gives what the embedded demo's weak_label and dense_label give: the same
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,12 +42,42 @@ class Credential:
     password: str = ""
 
 
+class _Reply:
+    """A test-client response seen through the part of `requests.Response` the client reads."""
+
+    def __init__(self, response):
+        self.status_code, self.reason, self.headers = response.status_code, response.status[4:], response.headers
+        self.content, self.url = response.get_data(), response.request.url
+
+    @property
+    def text(self) -> str:
+        return self.content.decode()
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class InProcessSession:
+    """A requests-like session on a Flask app's test client: the labelling service's own views, in process."""
+
+    def __init__(self, app):
+        self.client, self.headers = app.test_client(), {}
+
+    def request(self, method: str, url: str, timeout: float | None = None, params=None, json=None, data=None,
+                headers=None) -> _Reply:
+        return _Reply(self.client.open(url, method=method, query_string=params, json=json, data=data,
+                                       headers={**self.headers, **(headers or {})}, follow_redirects=True))
+
+    def post(self, url: str, timeout: float | None = None, data=None) -> _Reply:
+        return self.request("POST", url, data=data)
+
+
 class Client:
     """One annotator's HTTP session with the labelling service; refusals raise InputError."""
 
-    def __init__(self, base_url: str, name: str, credential: Credential, timeout: float = 60.0):
+    def __init__(self, base_url: str, name: str, credential: Credential, timeout: float = 60.0, app=None):
         self.base, self.name, self.timeout = base_url.rstrip("/"), name, timeout
-        self.http = requests.Session()
+        self.http = InProcessSession(app) if app is not None else requests.Session()
         if credential.token:
             self.http.headers["Authorization"] = f"Bearer {credential.token}"
         elif credential.password:
@@ -166,18 +198,20 @@ def _each(clients: list[Client], work: Callable[[int, Client], list]) -> list:
 
 
 def simulate_campaign(base_url: str, campaign_id: int, credentials: Mapping[str, Credential | str],
-                      world_config: WorldConfig, annotator_config: AnnotatorConfig = AnnotatorConfig()) -> dict:
+                      world_config: WorldConfig, annotator_config: AnnotatorConfig = AnnotatorConfig(),
+                      app=None) -> dict:
     """Let annotator-1..k work through an open campaign over HTTP; what they did, as JSON-ready data.
 
     credentials: account name -> Credential (a plain string is a bearer token).
     world_config: the world the pool came from (the demo's wild world: the zoo's world with the run's seed).
+    app: the labelling Flask app to call in process instead of the service at `base_url`.
     """
     people = SimulatedAnnotators(annotator_config)
     missing = [name for name in people.names if name not in credentials]
     if missing:
         raise InputError(f"no credentials for {', '.join(missing)}")
     started = time.perf_counter()
-    clients = [Client(base_url, name, c if isinstance(c, Credential) else Credential(token=c))
+    clients = [Client(base_url, name, c if isinstance(c, Credential) else Credential(token=c), app=app)
                for name, c in ((name, credentials[name]) for name in people.names)]
     campaign = clients[0].call("GET", f"/api/campaigns/{campaign_id}").json()
     if campaign["status"] != "open":

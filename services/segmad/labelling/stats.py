@@ -8,8 +8,20 @@ from sqlalchemy import Connection, select
 
 from segmad.labelling.agreement import ordinal_alpha
 from segmad.labelling.tables import (
-    annotators, campaign_annotators, campaign_items, dense_masks, mask_reviews, ratings,
+    annotators, campaign_annotators, campaign_items, campaigns, dense_masks, mask_reviews, ratings,
 )
+
+
+def work_log(conn: Connection) -> list[tuple[str, int, str, str, float]]:
+    """Every rating and mask recorded, as ("rating" | "mask", round, annotator, image id, seconds), sorted."""
+    work = []
+    for kind, table in (("rating", ratings), ("mask", dense_masks)):
+        rows = conn.execute(select(annotators.c.name, campaign_items.c.image_id, table.c.seconds, campaigns.c.round)
+                            .join(table, table.c.item_id == campaign_items.c.id)
+                            .join(campaigns, campaigns.c.id == campaign_items.c.campaign_id)
+                            .join(annotators, annotators.c.id == table.c.annotator_id)).all()
+        work += [(kind, round_, name, image_id, seconds) for name, image_id, seconds, round_ in sorted(rows)]
+    return work
 
 
 def annotator_stats(conn: Connection, campaign_id: int) -> list[dict]:

@@ -23,7 +23,7 @@ def conclusions(summary: dict) -> list[dict]:
                     "evidence": f"T0 mIoU {_fmt(first['t0']['target'])} → {_fmt(last['t0']['target'])}"})
         competitors = {m: v for m, v in last["t"].items() if m != "target"}
         best = max(competitors.values()) if competitors else float("nan")
-        out.append({"claim": f"the target overtakes every competitor on T({last['round'] + 1})",
+        out.append({"claim": f"the target overtakes every competitor on T({last['round']})",
                     "holds": bool(competitors) and last["t"]["target"] > best,
                     "evidence": f"target {_fmt(last['t']['target'])} vs best competitor {_fmt(best)}"})
     baselines = summary.get("baselines")

@@ -23,14 +23,16 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def line_chart(series: Mapping[str, Sequence[float]], xlabel: str, ylabel: str, title: str) -> bytes:
-    """One line per series over rounds 0..n."""
+def line_chart(series: Mapping[str, Sequence[float]], xlabel: str, ylabel: str, title: str,
+               x: Sequence[int] | None = None) -> bytes:
+    """One line per series over the rounds `x` (default 0..n-1)."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
+    x = list(x) if x is not None else list(range(max((len(v) for v in series.values()), default=0)))
     for name, values in series.items():
         style = dict(linewidth=2.5, marker="o") if name == "target" else dict(linewidth=1, marker=".", alpha=0.8)
-        ax.plot(range(len(values)), values, label=name, **style)
+        ax.plot(x[: len(values)], values, label=name, **style)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
-    ax.set_xticks(range(max((len(v) for v in series.values()), default=0)))
+    ax.set_xticks(x)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _png(fig)

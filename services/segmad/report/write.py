@@ -48,7 +48,7 @@ def page(title: str, sections: list[str]) -> str:
 def _table1(summary: dict) -> str:
     rounds = summary["rounds"]
     models = list(rounds[0]["t0"])
-    header = ["model"] + [f"round {r['round']}: {s}" for r in rounds for s in ("T0", f"T({r['round'] + 1})")]
+    header = ["model"] + [f"round {r['round']}: {s}" for r in rounds for s in ("T0", f"T({r['round']})")]
     rows = [[m] + [v for r in rounds for v in (r["t0"][m], r["t"].get(m, float("nan")))] for m in models]
     return table(header, rows)
 
@@ -102,10 +102,10 @@ def render_html(summary: dict, figures: Mapping[str, bytes]) -> str:
     for r in rounds:
         if r.get("finetune"):
             f = r["finetune"]
-            lineage.append([f"v{r['round'] + 1}", parent, f.get("counterexamples", ""),
+            lineage.append([f"v{r['round']}", parent, f.get("counterexamples", ""),
                             ", ".join(map(str, f.get("counterexample_rounds", []))), f.get("lr", ""),
                             f.get("t0_miou", float("nan"))])
-            parent = f"v{r['round'] + 1}"
+            parent = f"v{r['round']}"
     if lineage:
         sections += ["<h2>Lineage of the target's versions</h2>",
                      table(["version", "fine-tuned from", "|S ∪ earlier S|", "S of rounds", "chosen lr",

@@ -103,7 +103,7 @@ def _start(ports, args) -> int:
     names = _names(args.class_names) or (list(CLASS_NAMES[: args.num_classes]) if args.world else None)
     row = control.start(ports, args.round, args.target, args.target_version, args.n3, args.n4, bounds, names)
     print(f"round {row.round} started: {row.target}@{row.target_version}, "
-          f"{len(row.settings['competitors'])} competitors, n3={row.n3}", file=sys.stderr)
+          f"{len(row.settings.competitors)} competitors, n3={row.n3}", file=sys.stderr)
     return 0
 
 
@@ -153,8 +153,10 @@ def _close(ports, args) -> int:
 
 def _select(ports, args) -> int:
     result = control.select(ports, args.round, _names(args.annotators), args.measure_only, args.force)
+    opened = (f"dense campaign #{result['dense_campaign']} is open" if result["dense_campaign"] is not None else
+              f"nothing to label: `segmad round finetune {args.round}` may follow")
     _done(args, result, f"round {args.round}: |S| = {result['counterexamples']}, |T| = {result['test']}, "
-                        f"{result['out_of_domain']} vetoed; dense campaign #{result['dense_campaign']} is open")
+                        f"{result['out_of_domain']} vetoed; {opened}")
     return 0
 
 
@@ -168,22 +170,22 @@ def _finetune(ports, args) -> int:
 
 
 def _report(ports, args) -> int:
-    from segmad.demo.summary import figures, summarize
-    from segmad.e2e.driver import RUN_KEY, StackRounds
     from segmad.report import write_report
     from segmad.report.rounds_page import write_rounds_report
     from segmad.report.rounds_report import rounds_summary
+    from segmad.simulation.measures import RUN_KEY, Measures
+    from segmad.simulation.summary import figures, summarize
 
     if not ports.blobs.exists(RUN_KEY):  # a team's own images: no world truth, report what the catalog holds
         index = write_rounds_report(args.out, rounds_summary(ports))
         print(f"report: {index} (from the catalog and the labelling records only: "
               "not a run on the synthetic world, so nothing is measured against a truth)", file=sys.stderr)
         return 0
-    run = StackRounds.resume(ports, say=lambda line: print(line, file=sys.stderr))
-    result = run.collect()
+    measures = Measures.of_stored_run(ports)
+    result = measures.run(measures.done_rounds(), {}, baselines=False)
     summary = summarize(result)
-    summary["description"] = summary["description"].replace("Embedded run", "Run over the services")
-    index = write_report(args.out, summary, figures(result, summary, run.demo.galleries(result)))
+    summary["description"] = summary["description"].replace("Run on the synthetic world", "Run over the services")
+    index = write_report(args.out, summary, figures(result, summary, measures.galleries(result)))
     print(f"report: {index}", file=sys.stderr)
     return 0
 

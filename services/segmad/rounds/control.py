@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 from segmad import events
 from segmad.adapters.bus import ROUNDS
 from segmad.adapters.segmenter import ModelRef
-from segmad.bootstrap import Ports
-from segmad.catalog.records import Round
+from segmad.catalog.records import Campaigns, Round, RoundSettings
 from segmad.codec import encode_png
 from segmad.errors import InputError
 from segmad.labelling.palette import decode_label_map
 from segmad.mad import CandidateHeaps, SizeBounds
+from segmad.ports import Ports
 from segmad.rounds import campaigns, stages
 from segmad.rounds.keys import label_key
-from segmad.rounds.mining import MiningRound, mining_round, round_settings
+from segmad.rounds.mining import MiningRound, mining_round
 from segmad.rounds.progress import training_progress
 from segmad.rounds.states import DENSE_LABELLING, DONE, MINING, TRAINING, WEAK_RATING, require
 
@@ -58,8 +59,9 @@ def start(ports: Ports, round_: int, target: str, version: str | None, n3: int, 
     if len(names) != C:
         raise InputError(f"{len(names)} class names given for {C} classes")
     catalog.set_default_version(target, version)  # the inference worker predicts new images with it
-    catalog.start_round(round_, target, version, n3, n4,
-                        round_settings(bounds, competitors) | {"class_names": names}, state=MINING)
+    settings = RoundSettings(bounds=bounds, num_classes=C, class_names=tuple(names),
+                             competitors=tuple((c.name, c.version) for c in competitors))
+    catalog.start_round(round_, target, version, n3, n4, settings, state=MINING)
     # Catalogued before announced: a worker that sees the event finds the round. The inference
     # worker predicts the pool with a new target version; competitors' maps are reused.
     _announce(ports, round_, MINING)
@@ -106,16 +108,16 @@ def status(ports: Ports, round_: int) -> dict:
     """The round's state, parameters and progress: predictions, heaps, campaigns and training."""
     row = known_round(ports, round_)
     records = ports.catalog.load_heaps(round_)
-    settings = row.settings or {}
+    settings = row.settings
     target_maps = sum(1 for _ in ports.catalog.predictions_for_model_version(row.target, row.target_version))
     state = {
         "round": row.round, "state": row.state, "target": row.target, "target_version": row.target_version,
-        "n3": row.n3, "n4": row.n4, "num_classes": settings.get("num_classes"),
-        "competitors": [f"{name}@{version}" for name, version in settings.get("competitors", [])],
+        "n3": row.n3, "n4": row.n4, "num_classes": settings.num_classes,
+        "competitors": [f"{name}@{version}" for name, version in settings.competitors],
         "pool": len(ports.catalog.image_ids()), "target_predictions": target_maps,
         "heaps": len(records), "candidates": len({m["image"] for h in records for m in h["members"]}),
     }
-    for kind, campaign_id in sorted(settings.get("campaigns", {}).items()):
+    for kind, campaign_id in sorted(settings.campaigns.opened().items()):
         p = campaigns.progress(ports, campaign_id)
         state[f"{kind}_campaign"] = f"#{campaign_id} {p['status']}, {p['done']}/{p['expected']} done"
     for kind in ("counterexamples", "test"):
@@ -185,7 +187,7 @@ def close_mining(ports: Ports, round_: int, annotators: Sequence[str] | None = N
     people = campaigns.annotator_names(ports, annotators)
     ports.catalog.set_round_images(round_, "candidates", images)
     campaign_id = campaigns.open_weak(ports, row, people, test_size, round_ if seed is None else seed)
-    ports.catalog.update_round_settings(round_, {"campaigns": {"weak": campaign_id}})
+    ports.catalog.update_round_settings(round_, campaigns=Campaigns(weak=campaign_id))
     ports.catalog.set_round_state(round_, WEAK_RATING)
     _announce(ports, round_, WEAK_RATING)
     return images, campaign_id
@@ -196,23 +198,22 @@ def select(ports: Ports, round_: int, annotators: Sequence[str] | None = None, m
     """Close the weak-rating campaign: S (n4 lowest MOS) and T by the core; open dense labelling.
 
     A round that only measures (`measure_only`: the last of a run) still selects S, so T is drawn
-    as in every round, but only T is labelled and no model is trained from it.
+    as in every round, but only T is labelled and no model is trained from it. When the ratings
+    leave nothing to label (every image vetoed, or a last round whose T is empty), no dense
+    campaign opens and `finetune` may follow at once.
     """
     row = known_round(ports, round_)
     require(round_, row.state, WEAK_RATING, "round select")
-    settings = row.settings or {}
-    result = campaigns.close_weak(ports, settings["campaigns"]["weak"], force)
+    result = campaigns.close_weak(ports, row.settings.campaigns.weak, force)
     s, t = result["counterexamples"], result["test_set"]
     ports.catalog.set_round_images(round_, "counterexamples", s)
     ports.catalog.set_round_images(round_, "test", t)
     people = campaigns.annotator_names(ports, annotators)
     to_label = sorted(set(t) if measure_only else set(s) | set(t))
-    if not to_label:
-        raise InputError(f"round {round_}: the ratings leave nothing to label (every image vetoed?)")
-    campaign_id = campaigns.open_dense(ports, row, to_label, people)
-    ports.catalog.update_round_settings(round_, {
-        "campaigns": {**settings["campaigns"], "dense": campaign_id}, "measure_only": measure_only,
-        "out_of_domain": result["out_of_domain"], "mos": result["mos"]})
+    campaign_id = campaigns.open_dense(ports, row, to_label, people) if to_label else None
+    ports.catalog.update_round_settings(
+        round_, campaigns=replace(row.settings.campaigns, dense=campaign_id), measure_only=measure_only,
+        out_of_domain=tuple(result["out_of_domain"]), mos=result["mos"])
     ports.catalog.set_round_state(round_, DENSE_LABELLING)
     _announce(ports, round_, DENSE_LABELLING)
     return {"round": round_, "counterexamples": len(s), "test": len(t), "out_of_domain": len(result["out_of_domain"]),
@@ -226,18 +227,17 @@ def finetune(ports: Ports, round_: int) -> dict:
     """
     row = known_round(ports, round_)
     require(round_, row.state, DENSE_LABELLING, "round finetune")
-    settings = row.settings or {}
-    campaign_id = settings["campaigns"]["dense"]
-    missing = campaigns.unfinished_masks(ports, campaign_id)
+    campaign_id = row.settings.campaigns.dense
+    missing = campaigns.unfinished_masks(ports, campaign_id) if campaign_id is not None else []
     if missing:
         raise InputError(f"campaign {campaign_id}: {len(missing)} images have no accepted mask yet "
                          f"(e.g. {', '.join(missing[:3])}); label and review them first")
-    masks = campaigns.close_dense(ports, campaign_id)
+    masks = campaigns.close_dense(ports, campaign_id) if campaign_id is not None else {}
     for image_id, key in masks.items():  # the labels, in the form every stage reads
         ports.blobs.put(label_key(round_, image_id), encode_png(decode_label_map(ports.blobs.get(key))), "image/png")
     ports.catalog.set_round_state(round_, TRAINING)
     _announce(ports, round_, TRAINING)  # the trainer fine-tunes (or, measuring only, evaluates)
-    return {"round": round_, "labels": len(masks), "measure_only": bool(settings.get("measure_only"))}
+    return {"round": round_, "labels": len(masks), "measure_only": row.settings.measure_only}
 
 
 def wait_until_done(ports: Ports, round_: int, timeout_s: float, progress: bool = False, poll_s: float = 1.0) -> str:

@@ -1,4 +1,4 @@
-"""Every knob of a demo run in one place (the CLI overrides them; the summary records them)."""
+"""Every knob of a run on the synthetic world in one place (the CLIs override them; the summary records them)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class DemoConfig:
+class RunConfig:
     """A run of Algorithm 1 on the synthetic world with simulated annotators."""
 
     seed: int = 0               # the pool D, the wild set W and the annotators; the zoo keeps its own seed
@@ -16,7 +16,6 @@ class DemoConfig:
     n3: int = 25                # heap size per (competitor, class, partition)
     n4: int = 100               # counterexamples S per round
     test_size: int = 30         # |T| per round
-    per_class: int = 4          # at most this many T images share a main foreground class
     annotators: int = 3
     rating_noise: float = 0.5
     finetune: str = "demo"      # fine-tuning preset: "demo" (fits the CPU) or "paper"

@@ -1,4 +1,4 @@
-"""Turn a demo run into the report: summary.json's content, figures and galleries."""
+"""Turn a run on the world into the report: summary.json's content and figures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 
 import numpy as np
 
-from segmad.demo.loop import TARGET, DemoRun
+from segmad.simulation.records import RunRecord
 from segmad.report.figures import GalleryRow, bar_chart, gallery, line_chart
 from segmad.world import SHIFT_FACTORS
 
@@ -20,7 +20,7 @@ def _share(flags) -> float:
     return float(np.mean(flags)) if flags else float("nan")
 
 
-def summarize(run: DemoRun) -> dict:
+def summarize(run: RunRecord) -> dict:
     """The summary.json content (schema in the README)."""
     threshold = run.config.failure_threshold
     def hours(kind: str, catalog_round: int) -> float:
@@ -30,14 +30,14 @@ def summarize(run: DemoRun) -> dict:
         {"round": r.round, "t0": r.t0, "t": r.t, "wild": r.wild, "wild_shifted": r.wild_shifted,
          "m_size": len(r.candidates),
          "s_size": len(r.counterexamples), "t_size": len(r.test_set), "finetune": r.finetune,
-         "cost_hours": {"weak": hours("rating", r.round + 1), "dense": hours("mask", r.round + 1)}}
+         "cost_hours": {"weak": hours("rating", r.round), "dense": hours("mask", r.round)}}
         for r in run.rounds
     ]
     first = run.rounds[0]
     seconds = {kind: [b.seconds for k, _, b in run.bookings if k == kind] for kind in ("rating", "mask")}
     seconds_per_mask = float(np.mean(seconds["mask"])) if seconds["mask"] else 135.0
     summary = {
-        "description": (f"Embedded run, seed {run.config.seed}: |D| = {run.config.pool_size}, |W| = {run.config.wild_size}, "
+        "description": (f"Run on the synthetic world, seed {run.config.seed}: |D| = {run.config.pool_size}, |W| = {run.config.wild_size}, "
                         f"r = {run.config.rounds}, n3 = {run.config.n3}, n4 = {run.config.n4}, |T| = {run.config.test_size}, "
                         f"{run.config.annotators} simulated annotators."),
         "config": dataclasses.asdict(run.config),
@@ -69,7 +69,7 @@ def _overlap(failures: dict[str, set[int]]) -> dict[str, dict[str, float]]:
     return {a: {b: jaccard(fa, fb) for b, fb in failures.items()} for a, fa in failures.items()}
 
 
-def _coverage(run: DemoRun) -> dict[str, dict[str, float]]:
+def _coverage(run: RunRecord) -> dict[str, dict[str, float]]:
     """Share of images carrying each shift factor, in D and in the counterexamples S of all rounds."""
     s_ids = [x for r in run.rounds[:-1] for x in r.counterexamples] or run.rounds[0].counterexamples
     pool = Counter(f for shifts, _ in run.pool_meta.values() for f in (shifts or ("none",)))
@@ -78,15 +78,15 @@ def _coverage(run: DemoRun) -> dict[str, dict[str, float]]:
     return {f: {"pool": pool[f] / max(len(run.pool_meta), 1), "s": chosen[f] / max(len(s_ids), 1)} for f in factors}
 
 
-def figures(run: DemoRun, summary: dict, gallery_rows: dict[str, list[GalleryRow]]) -> dict[str, bytes]:
+def figures(run: RunRecord, summary: dict, gallery_rows: dict[str, list[GalleryRow]]) -> dict[str, bytes]:
     """The report's figures as PNG bytes, by name."""
     rounds = summary["rounds"]
-    models = list(rounds[0]["wild"])
+    models, numbers = list(rounds[0]["wild"]), [r["round"] for r in rounds]
     out = {
         "wild_miou_per_round": line_chart({m: [r["wild"][m] for r in rounds] for m in models},
-                                          "fine-tuning round", "mIoU on W", "Held-out wild set W"),
+                                          "round (its target)", "mIoU on W", "Held-out wild set W", numbers),
         "test_set_miou_per_round": line_chart({m: [r["t"][m] for r in rounds] for m in models},
-                                              "fine-tuning round", "mIoU on T(i+1)", "Unbiased test sets"),
+                                              "round N", "mIoU on T(N)", "Unbiased test sets", numbers),
         "precision": bar_chart({k: {"share of true failures": v} for k, v in summary["precision"].items()},
                                "share", "Failure-finding precision"),
         "cost": bar_chart({"with weak labelling": {"weak": summary["cost"]["weak_hours"],
