@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from segmad.adapters.blobstore import BlobStore, LocalBlobStore
-from segmad.adapters.bus import EventBus, InMemoryBus
-from segmad.adapters.release import InProcessRelease, Release
-from segmad.adapters.segmenter import Segmenter, TorchSegmenter
+from segmad.adapters.blobstore import LocalBlobStore
+
+from segmad.ports.blobs import BlobStore
+from segmad.adapters.bus import InMemoryBus
+from segmad.ports.bus import EventBus
+from segmad.adapters.release import InProcessRelease
+from segmad.ports.release import Release
+from segmad.adapters.segmenter import TorchSegmenter
+from segmad.ports.segmenter import Segmenter
 from segmad.catalog import Catalog, make_engine, migrate
 from segmad.errors import InputError
 from segmad.ports import Ports
@@ -100,3 +106,8 @@ def serving(torchserve_url: str, model_store: Path) -> tuple[Segmenter, Release]
     except ValueError as error:
         raise SettingError("SEGMAD_TORCHSERVE_URL", torchserve_url, str(error)) from error
     return models, TorchServeRelease(models.management, model_store)
+
+
+def with_segmenter(ports: Ports, segmenter: TorchSegmenter) -> Ports:
+    """The ports predicting with an in-process `segmenter` of their own, new versions released into it."""
+    return replace(ports, segmenter=segmenter, release=InProcessRelease(segmenter))

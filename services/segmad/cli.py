@@ -10,20 +10,20 @@ from segmad.errors import InputError
 
 # name -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "world": ("segmad.world.cli", "generate the synthetic world: export"),
-    "select": ("segmad.offline.select_cmd", "mine the candidate set M from label maps on disk"),
+    "world": ("segmad.commands.world", "generate the synthetic world: export"),
+    "select": ("segmad.commands.select", "mine the candidate set M from label maps on disk"),
     "bench": ("segmad.bench.cli", "measure speed: select | labelling"),
     "demo": ("segmad.demo.cli", "run the whole loop embedded on the synthetic world and write the report"),
-    "zoo": ("segmad.zoo.cli", "train and list the model zoo"),
-    "annotators": ("segmad.labelling.annotators_cmd", "annotator accounts: add | token; simulated annotators at work: simulate"),
-    "ingest": ("segmad.ingestion.cli", "add images to the pool: a folder, a file, a file of URLs or s3://bucket/prefix"),
-    "serve": ("segmad.serve", "run a service: labelling | ingestion | inference | discrepancy | trainer"),
-    "round": ("segmad.rounds.cli", "a round of Algorithm 1: start | status | candidates | close-mining | select | finetune | report"),
+    "zoo": ("segmad.commands.zoo", "train and list the model zoo"),
+    "annotators": ("segmad.commands.annotators", "annotator accounts: add | token; simulated annotators at work: simulate"),
+    "ingest": ("segmad.commands.ingest", "add images to the pool: a folder, a file, a file of URLs or s3://bucket/prefix"),
+    "serve": ("segmad.commands.serve", "run a service: labelling | ingestion | inference | discrepancy | trainer"),
+    "round": ("segmad.commands.round", "a round of Algorithm 1: start | status | candidates | close-mining | select | finetune | report"),
     "e2e": ("segmad.e2e.cli", "the whole loop over a fresh local stack with simulated annotators, then the report"),
-    "predictions": ("segmad.rounds.export_cmd", "label maps of a round: export"),
-    "sets": ("segmad.rounds.sets_cmd", "labelled training sets S0 and T0 in the blob store: add | list"),
-    "stack": ("segmad.stack.cli", "the local stack of real servers: up | status | down | measure"),
-    "models": ("segmad.publish.cli", "models served by TorchServe: publish | list | set-default"),
+    "predictions": ("segmad.commands.predictions", "label maps of a round: export"),
+    "sets": ("segmad.commands.sets", "labelled training sets S0 and T0 in the blob store: add | list"),
+    "stack": ("segmad.commands.stack", "the local stack of real servers: up | status | down | measure"),
+    "models": ("segmad.commands.models", "models served by TorchServe: publish | list | set-default"),
 }
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from segmad.adapters.bus import TopicPartition
+from segmad.ports.bus import TopicPartition
 from segmad.adapters.kafka import KafkaBus, parse_bus_url
 from segmad.stack.components import StackConfig, tansu
 from segmad.stack.process import free_ports, start, stop

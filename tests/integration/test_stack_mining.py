@@ -27,12 +27,13 @@ import requests
 from sqlalchemy import create_engine, text
 
 from segmad import bootstrap, events
-from segmad.adapters.bus import DEAD_LETTERS, IMAGES, PREDICTIONS
+from segmad.ports.bus import DEAD_LETTERS, IMAGES, PREDICTIONS
 from segmad.bench.pipeline_models import catalogue, pipeline_models
 from segmad.cli import main
 from segmad.codec import encode_png
 from segmad.offline.mining import training_bounds
-from segmad.rounds import control, stages
+from segmad.rounds import control
+from segmad.ingestion.service import ingest_arrays
 from segmad.settings import Settings
 from segmad.stack.components import StackConfig, tansu
 from segmad.stack.process import free_ports, start, stop
@@ -181,7 +182,7 @@ def test_killed_workers_and_a_restarted_broker_still_mine_the_offline_selection(
         worker.start()
 
     def ingest(chunk) -> None:
-        stages.ingest_arrays(ports, ((ids[i], images[i]) for i in chunk), "world pool")
+        ingest_arrays(ports, ((ids[i], images[i]) for i in chunk), "world pool")
         ports.bus.flush()
 
     def pause() -> None:

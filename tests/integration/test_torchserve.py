@@ -19,7 +19,7 @@ import pytest
 import requests
 import torch
 
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.segmenter import ModelRef
 from segmad import world
 from segmad.adapters.torchserve import TorchServeSegmenter
 from segmad.adapters.torchserve_archive import ModelSpec

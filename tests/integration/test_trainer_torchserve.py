@@ -8,8 +8,8 @@ import pytest
 from segmad.adapters.torchserve import TorchServeSegmenter
 from segmad.adapters.torchserve_management import Management
 from segmad.adapters.torchserve_release import TorchServeRelease
-from segmad.rounds import training
-from segmad.rounds.training import train_round
+from segmad.trainer import training
+from segmad.trainer.training import train_round
 from tests.integration.test_torchserve import _missing, torchserve  # noqa: F401  (the fixture)
 from tests.unit.test_trainer import ARCH, CONFIG, make_ports
 

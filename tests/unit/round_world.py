@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 from segmad import bootstrap
-from segmad.adapters.bus import run_batches
-from segmad.catalog.records import ModelVersion
+from segmad.runtime.consumer import run_batches
 from segmad.codec import encode_png
 from segmad.discrepancy import handler as discrepancy
 from segmad.inference import handler as inference
 from segmad.offline.mining import training_bounds
-from segmad.rounds import control, stages
-from segmad.rounds.keys import checkpoint_key
+from segmad.rounds import control
+from segmad.ingestion.service import ingest_arrays
+from segmad.labelling import accounts, masks, rating
+from segmad.labelling.campaigns import get_campaign
+from segmad.labelling.tables import campaign_items
+from segmad.publish.register import register_model
 from segmad.settings import Settings
 from segmad.world import WorldConfig, sample
 from world_fakes import PlantedModel, TruthTable
@@ -46,18 +49,13 @@ def make_ports(root: Path):
 
 def register(ports, name: str, version: str, module: torch.nn.Module) -> None:
     """Catalogue a model version with its checkpoint, serve it in-process, make it the default."""
-    buffer = io.BytesIO()
-    torch.save(module.state_dict(), buffer)
-    ports.blobs.put(checkpoint_key(name, version), buffer.getvalue())
-    role = "target" if name == "target" else "competitor"
-    ports.catalog.add_model_version(ModelVersion(name, version, ARCH[name], role, checkpoint_key(name, version)))
-    ports.catalog.set_default_version(name, version)
-    ports.segmenter.register(name, version, module)
+    register_model(ports, name, version, module, ARCH[name], "target" if name == "target" else "competitor", C,
+                   WORLD.size)
 
 
 def ingest(ports, ids=POOL) -> None:
     """Ingest pool images (announced on the bus)."""
-    stages.ingest_arrays(ports, ((i, sample(WORLD, "pool", int(i[-6:])).image) for i in ids), "test")
+    ingest_arrays(ports, ((i, sample(WORLD, "pool", int(i[-6:])).image) for i in ids), "test")
 
 
 def train_masks(root: Path) -> Path:
@@ -104,3 +102,64 @@ def drain(ports, topics, group: str, parse, handler):
 
     return run_batches(consumer, checked, lambda batch: handler(batch[0]), ports.bus, max_records=1,
                        stop_when_idle=True)
+
+
+# -- people at work in the labelling tables (what the labelling service's views call) -------------
+
+PEOPLE = ("ann-a", "ann-b")
+
+
+def add_people(ports) -> None:
+    """Accounts for PEOPLE and an admin, "boss" (fast password hashing: tests sign nobody in)."""
+    accounts.PASSWORD_METHOD = "pbkdf2:sha256:1000"
+    with ports.catalog.begin() as conn:
+        for name in PEOPLE + ("boss",):
+            accounts.create_annotator(conn, name, "a-long-password", is_admin=name == "boss")
+
+
+def people(ports) -> list[SimpleNamespace]:
+    """PEOPLE as the labelling functions take a user: id, name, not an admin."""
+    with ports.catalog.connect() as conn:
+        return [SimpleNamespace(id=accounts.find_annotator(conn, n).id, name=n, is_admin=False) for n in PEOPLE]
+
+
+def items(ports, campaign_id: int) -> list:
+    """A campaign's items, by image id."""
+    with ports.catalog.connect() as conn:
+        return conn.execute(campaign_items.select().where(campaign_items.c.campaign_id == campaign_id)
+                            .order_by(campaign_items.c.image_id)).all()
+
+
+def rate(ports, campaign_id: int, vote_of, seconds_of=lambda name, i: 3.0, log: list | None = None) -> None:
+    """Every person rates every item: vote_of(name, index, image id); `log` gets (name, image id, vote, seconds)."""
+    with ports.catalog.begin() as conn:
+        campaign = get_campaign(conn, campaign_id)
+        for person in people(ports):
+            for i, item in enumerate(items(ports, campaign_id)):
+                vote, seconds = vote_of(person.name, i, item.image_id), seconds_of(person.name, i)
+                rating.submit_rating(conn, campaign, item.id, person.id, vote, seconds)
+                if log is not None:
+                    log.append((person.name, item.image_id, vote, seconds))
+
+
+def paint(ports, campaign_id: int, log: list | None = None, limit: int | None = None,
+          send_back_first: bool = False) -> None:
+    """Each item painted (the true mask) by its assignee and accepted by the other person;
+    `log` gets (painter, reviewer, seconds)."""
+    by_id = {p.id: p for p in people(ports)}
+    with ports.catalog.begin() as conn:
+        campaign = get_campaign(conn, campaign_id)
+        for i, item in enumerate(items(ports, campaign_id)[:limit]):
+            painter = by_id[item.assigned_to]
+            reviewer = next(p for p in by_id.values() if p.id != painter.id)
+            truth = encode_png(sample(WORLD, "pool", int(item.image_id[-6:])).mask)
+            mask_id = masks.save_mask(conn, ports.blobs, campaign, item.id, painter, truth, "image/png", "target",
+                                      40.0 + i)
+            seconds = 40.0 + i
+            if send_back_first and i == 0:  # sent back once: the second sitting adds to the first's time
+                masks.review_mask(conn, campaign, mask_id, reviewer, "return", "the edge")
+                masks.save_mask(conn, ports.blobs, campaign, item.id, painter, truth, "image/png", "target", 25.0)
+                seconds += 25.0
+            masks.review_mask(conn, campaign, mask_id, reviewer, "accept", "")
+            if log is not None:
+                log.append((painter.name, reviewer.name, seconds))

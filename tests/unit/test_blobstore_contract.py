@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from segmad.adapters.blobstore import BlobNotFound, BlobStore, LocalBlobStore
+from segmad.adapters.blobstore import LocalBlobStore
+
+from segmad.ports.blobs import BlobNotFound, BlobStore
 
 
 class BlobStoreContract:

@@ -8,8 +8,9 @@ from sqlalchemy import inspect
 
 from segmad.adapters.blobstore import LocalBlobStore
 from segmad.adapters.bus import InMemoryBus
-from segmad.adapters.segmenter import ModelRef, TorchSegmenter
-from segmad.bootstrap import SettingError, build
+from segmad.adapters.segmenter import TorchSegmenter
+from segmad.ports.segmenter import ModelRef
+from segmad.bootstrap import SettingError, build, with_segmenter
 from segmad.models import build as build_model
 from segmad.settings import Settings
 
@@ -72,7 +73,7 @@ def test_a_torchserve_url_releases_through_torchserve_into_the_model_store(tmp_p
 def test_ports_given_their_own_segmenter_release_into_it(tmp_path):
     ports = build(Settings(data_dir=tmp_path))
     try:
-        own = ports.with_segmenter(TorchSegmenter())
+        own = with_segmenter(ports, TorchSegmenter())
         own.release.release("target", "v1", build_model("fcn8s", 3), "fcn8s", 3, 32)
         assert own.segmenter.models() == [ModelRef("target", "v1")] and ports.segmenter.models() == []
     finally:

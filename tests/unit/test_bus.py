@@ -6,7 +6,9 @@ import threading
 
 import pytest
 
-from segmad.adapters.bus import InMemoryBus, partition_for
+from segmad.adapters.bus import InMemoryBus
+
+from segmad.ports.bus import partition_for
 from tests.unit.test_bus_contract import BusContract
 
 

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from segmad.adapters.bus import EventBus, Message, TopicPartition
+from segmad.ports.bus import EventBus, Message, TopicPartition
 
 
 def drain(consumer, want: int, timeout_s: float = 10.0) -> list[Message]:

@@ -7,7 +7,9 @@ import threading
 import pytest
 
 from segmad import events
-from segmad.adapters.bus import DEAD_LETTERS, InMemoryBus, run_batches
+from segmad.adapters.bus import InMemoryBus
+from segmad.ports.bus import DEAD_LETTERS
+from segmad.runtime.consumer import run_batches
 from segmad.events import DeadLetter, MalformedMessage
 
 

@@ -9,7 +9,6 @@ import json
 import math
 
 import pytest
-import torch
 
 from segmad import bootstrap
 from segmad.demo.run import run_embedded

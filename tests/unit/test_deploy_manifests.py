@@ -13,7 +13,7 @@ import yaml
 from ingestion_fixtures import ports  # noqa: F401  (fixture)
 from labelling_fixtures import app, store  # noqa: F401  (fixtures)
 
-from segmad.serve import SERVICES
+from segmad.commands.serve import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -27,7 +27,7 @@ BUS = {"SEGMAD_BUS"}
 TORCHSERVE = {"SEGMAD_TORCHSERVE_URL", "SEGMAD_MODEL_STORE"}
 # What each service needs to reach its servers on a stack (the embedded defaults would silently
 # give each container its own SQLite file, blob folder, in-process bus and report folder), and the
-# choices a deployment must make rather than inherit. A new service in segmad.serve.SERVICES fails
+# choices a deployment must make rather than inherit. A new service in segmad.commands.serve.SERVICES fails
 # test_every_service_has_its_needs_decided until it is entered here.
 # Inference loads checkpoints from the blob store into its own process (no SEGMAD_TORCHSERVE_URL):
 # the trainer stores every version there and in the catalog as well as publishing it to TorchServe.

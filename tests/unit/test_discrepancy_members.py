@@ -5,11 +5,14 @@ import threading
 
 import pytest
 
-from segmad.adapters.bus import PREDICTIONS, InMemoryBus, run_batches
+from segmad.adapters.bus import InMemoryBus
+
+from segmad.ports.bus import PREDICTIONS
+from segmad.runtime.consumer import run_batches
 from segmad.catalog import schema
 from segmad.discrepancy.handler import DiscrepancyHandler, parse
-from segmad.rounds import stages
-from segmad.rounds.mining import current_round, mining_round
+from segmad.pipeline import stages
+from segmad.pipeline.mining import current_round, mining_round
 from round_world import POOL, ingest, make_ports, run_inference, start_round
 
 MEMBERS = 3

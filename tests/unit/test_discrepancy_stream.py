@@ -6,7 +6,7 @@ import random
 import pytest
 
 from segmad import events
-from segmad.adapters.bus import DEAD_LETTERS, IMAGES, PREDICTIONS
+from segmad.ports.bus import DEAD_LETTERS, IMAGES, PREDICTIONS
 from segmad.cli import main
 from segmad.discrepancy.handler import DiscrepancyHandler
 from segmad.inference.handler import InferenceHandler

@@ -1,9 +1,11 @@
 """The discrepancy worker: pairs scored when both maps exist, heaps written only when they change."""
 
-from segmad.adapters.bus import PREDICTIONS, run_batches
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.bus import PREDICTIONS
+from segmad.runtime.consumer import run_batches
+from segmad.ports.segmenter import ModelRef
 from segmad.discrepancy.handler import DiscrepancyHandler, parse
-from segmad.rounds import control, stages
+from segmad.rounds import control
+from segmad.pipeline import stages
 from round_world import C, POOL, ingest, make_ports, run_discrepancy, run_inference, start_round
 
 

@@ -15,7 +15,7 @@ import threading
 
 import pytest
 from segmad import bootstrap
-from segmad.adapters.bus import run_batches
+from segmad.runtime.consumer import run_batches
 from segmad.adapters.segmenter import TorchSegmenter
 from segmad.demo.run import run_embedded
 from segmad.discrepancy import handler as discrepancy
@@ -66,7 +66,7 @@ def runs(tmp_path_factory, tiny):
     models = zoo(zoo_dir)
     root = tmp_path_factory.mktemp("services")
     ports = ports_at(root)
-    worker = lambda: ports.with_segmenter(TorchSegmenter())  # noqa: E731 - each its own models
+    worker = lambda: bootstrap.with_segmenter(ports, TorchSegmenter())  # noqa: E731 - each its own models
     stop = threading.Event()
     workers = [
         (inference.TOPICS, "inference", inference.parse, inference.InferenceHandler(worker(), WORLD.num_classes).handle),

@@ -5,7 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from segmad import events
-from segmad.adapters.bus import DEAD_LETTERS, ROUNDS, InMemoryBus, run_batches
+from segmad.adapters.bus import InMemoryBus
+from segmad.ports.bus import DEAD_LETTERS, ROUNDS
+from segmad.runtime.consumer import run_batches
 from segmad.events import DeadLetter, ImageIngested, MalformedMessage, PredictionReady, RoundEvent
 from segmad.proto.v1 import dead_letters_pb2, images_pb2, predictions_pb2
 

@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import event
 
 from segmad import events
-from segmad.adapters.bus import IMAGES, PREDICTIONS
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.bus import IMAGES, PREDICTIONS
+from segmad.ports.segmenter import ModelRef
 from segmad.inference.handler import TOPICS, InferenceHandler, parse
 from segmad.models import build
-from segmad.adapters.bus import run_batches
+from segmad.runtime.consumer import run_batches
 from round_world import C, FAILS, POOL, ingest, make_ports, register, run_inference, start_round, truth_table
 from world_fakes import PlantedModel
 

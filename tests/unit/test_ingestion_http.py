@@ -6,7 +6,7 @@ import pytest
 from ingestion_fixtures import encode, halves, noise, ports  # noqa: F401  (fixtures)
 
 from segmad import events
-from segmad.adapters.bus import IMAGES
+from segmad.ports.bus import IMAGES
 from segmad.ingestion.app import create_app
 from segmad.ingestion.limits import Limits
 

@@ -4,11 +4,11 @@ import numpy as np
 from ingestion_fixtures import CORPUS, encode, halves, noise, ports  # noqa: F401  (fixtures)
 
 from segmad import events
-from segmad.adapters.bus import IMAGES
+from segmad.ports.bus import IMAGES
 from segmad.ingestion.batch import ingest_all
 from segmad.ingestion.service import DUPLICATE, INGESTED, REJECTED, ingest_bytes
 from segmad.ingestion.sources import Input
-from segmad.rounds.stages import ingest_arrays
+from segmad.ingestion.service import ingest_arrays
 
 
 def announced(ports) -> list[events.ImageIngested]:

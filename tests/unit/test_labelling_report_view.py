@@ -17,7 +17,7 @@ from segmad.report import write_report
 from segmad.settings import Settings
 
 SUMMARY = {"description": "a tiny run", "rounds": [
-    {"round": 0, "t0": {"target": 0.6}, "t": {"target": 0.4}, "wild": {"target": 0.3},
+    {"round": 1, "t0": {"target": 0.6}, "t": {"target": 0.4}, "wild": {"target": 0.3},
      "m_size": 10, "s_size": 2, "t_size": 3}]}
 FIGURE = png(np.full((4, 4, 3), 200, np.uint8))
 

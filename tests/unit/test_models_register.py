@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from segmad import bootstrap
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.segmenter import ModelRef
 from segmad.cli import main
-from segmad.inference.models import load_module
+from segmad.pipeline.models import load_module
 from segmad.models import build
 from segmad.zoo import store
 

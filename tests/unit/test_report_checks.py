@@ -5,9 +5,9 @@ from segmad.report.checks import conclusions
 
 def summary(target_w=(0.70, 0.75), target_t0=(0.84, 0.83), t_last=(0.8, 0.7), baselines=(0.74, 0.72, 0.73)):
     rounds = [
-        {"round": 0, "t0": {"target": target_t0[0], "g": 0.8}, "t": {"target": 0.4, "g": 0.5},
+        {"round": 1, "t0": {"target": target_t0[0], "g": 0.8}, "t": {"target": 0.4, "g": 0.5},
          "wild": {"target": target_w[0], "g": 0.7}},
-        {"round": 1, "t0": {"target": target_t0[1], "g": 0.8}, "t": {"target": t_last[0], "g": t_last[1]},
+        {"round": 2, "t0": {"target": target_t0[1], "g": 0.8}, "t": {"target": t_last[0], "g": t_last[1]},
          "wild": {"target": target_w[1], "g": 0.7}},
     ]
     mad, entropy, random = baselines

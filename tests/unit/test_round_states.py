@@ -1,25 +1,19 @@
 """The rounds controller's state machine: mining → weak-rating → dense-labelling → training, in order only."""
 
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from segmad import events
-from segmad.adapters.bus import ROUNDS
-from segmad.codec import decode_png, encode_png
+from segmad.ports.bus import ROUNDS
+from segmad.codec import decode_png
 from segmad.errors import InputError
-from segmad.labelling import accounts, masks, rating
-from segmad.labelling.campaigns import get_campaign
-from segmad.labelling.tables import campaign_items
 from segmad.rounds import control
-from segmad.rounds.keys import label_key
-from segmad.rounds.states import DENSE_LABELLING, MINING, TRAINING, WEAK_RATING
+from segmad.pipeline.keys import label_key
+from segmad.catalog.states import DENSE_LABELLING, MINING, TRAINING, WEAK_RATING
 from segmad.world import sample
-from round_world import POOL, WORLD, ingest, make_ports, run_discrepancy, run_inference, start_round
-
-PEOPLE = ("ann-a", "ann-b")
-
+from round_world import (POOL, WORLD, add_people, ingest, items, make_ports, paint, rate, run_discrepancy,
+                         run_inference, start_round)
 
 @pytest.fixture
 def ports(tmp_path):
@@ -28,42 +22,13 @@ def ports(tmp_path):
     start_round(ports, tmp_path)
     run_inference(ports)
     run_discrepancy(ports)
-    accounts.PASSWORD_METHOD = "pbkdf2:sha256:1000"
-    with ports.catalog.engine.begin() as conn:
-        for name in PEOPLE + ("boss",):
-            accounts.create_annotator(conn, name, "a-long-password", is_admin=name == "boss")
+    add_people(ports)
     yield ports
     ports.close()
 
 
-def people(ports):
-    with ports.catalog.engine.connect() as conn:
-        return [SimpleNamespace(id=accounts.find_annotator(conn, n).id, is_admin=False) for n in PEOPLE]
-
-
-def items(ports, campaign_id):
-    with ports.catalog.engine.connect() as conn:
-        return conn.execute(campaign_items.select().where(campaign_items.c.campaign_id == campaign_id)).all()
-
-
 def rate_all(ports, campaign_id, score_of):
-    with ports.catalog.engine.begin() as conn:
-        campaign = get_campaign(conn, campaign_id)
-        for person in people(ports):
-            for item in items(ports, campaign_id):
-                rating.submit_rating(conn, campaign, item.id, person.id, score_of(item.image_id), 3.0)
-
-
-def paint_and_review(ports, campaign_id):
-    painters = {p.id: p for p in people(ports)}
-    with ports.catalog.engine.begin() as conn:
-        campaign = get_campaign(conn, campaign_id)
-        for item in items(ports, campaign_id):
-            truth = sample(WORLD, "pool", int(item.image_id[-6:])).mask
-            mask_id = masks.save_mask(conn, ports.blobs, campaign, item.id, painters[item.assigned_to],
-                                      encode_png(truth), "image/png", "target", 60.0)
-            reviewer = next(p for p in painters.values() if p.id != item.assigned_to)
-            masks.review_mask(conn, campaign, mask_id, reviewer, "accept", "")
+    rate(ports, campaign_id, lambda name, i, image_id: score_of(image_id))
 
 
 def round_events(ports):
@@ -83,7 +48,7 @@ def test_a_round_walks_mining_rating_labelling_training_in_order(ports):
     failing = {x for x in M if int(x[-6:]) % 3 == 0}
     assert failing and failing <= set(S) and len(S) == 4 and not set(S) & set(T)
     assert sorted(i.image_id for i in items(ports, result["dense_campaign"])) == sorted(set(S) | set(T))
-    paint_and_review(ports, result["dense_campaign"])
+    paint(ports, result["dense_campaign"])
     assert control.finetune(ports, 1)["labels"] == len(set(S) | set(T))
     assert ports.catalog.round(1).state == TRAINING
     for image_id in S + T:  # the accepted masks, as label maps every stage reads
@@ -155,3 +120,13 @@ def test_closing_mining_without_accounts_says_how_to_make_them(tmp_path):
         control.close_mining(ports, 1)
     assert ports.catalog.round(1).state == MINING
     ports.close()
+
+
+def test_a_round_whose_ratings_leave_nothing_to_label_opens_no_dense_campaign_and_goes_on(ports):
+    _, weak = control.close_mining(ports, 1)
+    rate_all(ports, weak, lambda image_id: "ood")  # every candidate vetoed as out of domain
+    result = control.select(ports, 1)
+    assert result["dense_campaign"] is None and result["counterexamples"] == result["test"] == 0
+    assert ports.catalog.round(1).state == DENSE_LABELLING
+    assert control.finetune(ports, 1)["labels"] == 0
+    assert ports.catalog.round(1).state == TRAINING

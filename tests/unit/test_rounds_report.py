@@ -10,66 +10,20 @@ import torch
 
 from segmad.catalog.records import Evaluation, ModelVersion
 from segmad.cli import main
-from segmad.codec import encode_png
-from segmad.labelling import accounts, masks, rating
 from segmad.labelling.agreement import ordinal_alpha
-from segmad.labelling.campaigns import get_campaign
-from segmad.labelling.tables import campaign_items
 from segmad.offline.mining import training_bounds
 from segmad.report.rounds_page import write_rounds_report
 from segmad.report.rounds_report import rounds_summary
 from segmad.rounds import control
-from segmad.rounds.keys import checkpoint_key
-from segmad.rounds.states import DENSE_LABELLING, DONE
-from segmad.world import sample
-from round_world import C, POOL, WORLD, ingest, make_ports, run_discrepancy, run_inference, train_masks, truth_table
+from segmad.pipeline.keys import checkpoint_key
+from segmad.catalog.states import DENSE_LABELLING, DONE
+from round_world import (C, PEOPLE, POOL, add_people, ingest, make_ports, paint, rate, run_discrepancy,
+                         run_inference, train_masks, truth_table)
 from world_fakes import PlantedModel
 
-PEOPLE = ("ann-a", "ann-b")
 CLASSES = ["<b>cat</b>", "dog & co", "bird"]
 ODD_MODEL = "<img src=x onerror=alert(1)>"
 HOUR = 3600.0
-
-
-def people(ports):
-    with ports.catalog.engine.connect() as conn:
-        return [SimpleNamespace(id=accounts.find_annotator(conn, n).id, name=n, is_admin=False) for n in PEOPLE]
-
-
-def items(ports, campaign_id):
-    with ports.catalog.engine.connect() as conn:
-        return conn.execute(campaign_items.select().where(campaign_items.c.campaign_id == campaign_id)
-                            .order_by(campaign_items.c.image_id)).all()
-
-
-def rate(ports, campaign_id, vote_of, seconds_of, log):
-    """Every person rates every item; `log` records what was given, as the test expects to find it."""
-    with ports.catalog.engine.begin() as conn:
-        campaign = get_campaign(conn, campaign_id)
-        for person in people(ports):
-            for i, item in enumerate(items(ports, campaign_id)):
-                vote, seconds = vote_of(person.name, i), seconds_of(person.name, i)
-                rating.submit_rating(conn, campaign, item.id, person.id, vote, seconds)
-                log.append((person.name, item.image_id, vote, seconds))
-
-
-def paint(ports, campaign_id, log, limit=None, send_back_first=False):
-    """Each item painted by its assignee and accepted by the other person; `log` gets (painter, seconds)."""
-    by_id = {p.id: p for p in people(ports)}
-    with ports.catalog.engine.begin() as conn:
-        campaign = get_campaign(conn, campaign_id)
-        for i, item in enumerate(items(ports, campaign_id)[:limit]):
-            painter = by_id[item.assigned_to]
-            reviewer = next(p for p in by_id.values() if p.id != painter.id)
-            truth = encode_png(sample(WORLD, "pool", int(item.image_id[-6:])).mask)
-            mask_id = masks.save_mask(conn, ports.blobs, campaign, item.id, painter, truth, "image/png", "target",
-                                      40.0 + i)
-            log.append((painter.name, reviewer.name, 40.0 + i))
-            if send_back_first and i == 0:  # sent back once: the second sitting adds to the first's time
-                masks.review_mask(conn, campaign, mask_id, reviewer, "return", "the edge")
-                masks.save_mask(conn, ports.blobs, campaign, item.id, painter, truth, "image/png", "target", 25.0)
-                log[-1] = (painter.name, reviewer.name, 40.0 + 25.0)
-            masks.review_mask(conn, campaign, mask_id, reviewer, "accept", "")
 
 
 def start(ports, root, round_, version, n4):
@@ -77,7 +31,7 @@ def start(ports, root, round_, version, n4):
     return control.start(ports, round_, "target", version, 2, n4, bounds, CLASSES)
 
 
-def vote_1(name, i):
+def vote_1(name, i, image_id):
     if i % 7 == 6:
         return "ood"
     a = 1 + i % 5
@@ -90,10 +44,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("rounds")
     ports = make_ports(root)
     ingest(ports, POOL[:18])
-    accounts.PASSWORD_METHOD = "pbkdf2:sha256:1000"
-    with ports.catalog.engine.begin() as conn:
-        for name in PEOPLE + ("boss",):
-            accounts.create_annotator(conn, name, "a-long-password", is_admin=name == "boss")
+    add_people(ports)
     log = {"ratings": {1: [], 2: []}, "masks": {1: [], 2: []}}
     start(ports, root, 1, "v0", n4=4)
     run_inference(ports)
@@ -126,7 +77,7 @@ def run(tmp_path_factory):
     run_inference(ports)
     run_discrepancy(ports)
     m2, weak2 = control.close_mining(ports, 2, test_size=3)
-    rate(ports, weak2, lambda name, i: 1 + i % 5, lambda name, i: 3.0, log["ratings"][2])
+    rate(ports, weak2, lambda name, i, image_id: 1 + i % 5, lambda name, i: 3.0, log["ratings"][2])
     sel2 = control.select(ports, 2, measure_only=True)
     paint(ports, sel2["dense_campaign"], log["masks"][2], limit=1)
     yield SimpleNamespace(ports=ports, root=root, log=log, m={1: m1, 2: m2}, selected={1: sel1, 2: sel2},

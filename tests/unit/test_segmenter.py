@@ -6,7 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from segmad.adapters.segmenter import ModelRef, TorchSegmenter
+from segmad.adapters.segmenter import TorchSegmenter
+
+from segmad.ports.segmenter import ModelRef
 from segmad.models.inputs import MEAN, STD
 from tests.unit.test_segmenter_contract import SegmenterContract, images
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segmad.adapters.segmenter import ModelRef, Segmenter, UnknownModel
+from segmad.ports.segmenter import ModelRef, Segmenter, UnknownModel
 
 
 def images() -> np.ndarray:

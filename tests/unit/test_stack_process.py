@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from segmad.serve import SERVICES
+from segmad.commands.serve import SERVICES
 from segmad.stack.local import Stack
 from segmad.stack.process import Service, free_ports, pid_of, port_open, start, stop
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.segmenter import ModelRef
 from segmad.adapters.torchserve import TorchServeSegmenter, split_url
 
 

@@ -1,22 +1,25 @@
 """The trainer: round N's target fine-tuned once into v{N}, released, evaluated, announced; crash-safe, idempotent."""
 
 import dataclasses
-import io
 
 import pytest
 import torch
 
 from segmad import bootstrap, events
-from segmad.adapters.bus import ROUNDS, Message, run_batches
-from segmad.adapters.release import Release
-from segmad.catalog.records import ModelVersion, RoundSettings
+from segmad.ports.bus import ROUNDS, Message
+from segmad.runtime.consumer import run_batches
+from segmad.ports.release import Release
+from segmad.catalog.records import RoundSettings
 from segmad.codec import encode_png
 from segmad.errors import InputError
 from segmad.models import build
 from segmad.models.train import FinetuneConfig
-from segmad.rounds import sets, stages, training
-from segmad.rounds.keys import checkpoint_key, label_key
-from segmad.rounds.training import finetune_config, train_round, training_progress
+from segmad.ingestion.service import ingest_arrays
+from segmad.pipeline import sets
+from segmad.trainer import training
+from segmad.pipeline.keys import label_key
+from segmad.trainer.training import finetune_config, train_round, training_progress
+from segmad.publish.register import register_model
 from segmad.settings import Settings
 from segmad.trainer.handler import TOPICS, TrainerHandler, parse
 from segmad.world import WorldConfig, sample, stack
@@ -30,13 +33,8 @@ ARCH = {"target": "fcn8s", "unet": "unet"}
 
 def register(ports, name, version):
     torch.manual_seed(len(name))
-    buffer = io.BytesIO()
-    torch.save(build(ARCH[name], WORLD.num_classes).state_dict(), buffer)
-    ports.blobs.put(checkpoint_key(name, version), buffer.getvalue())
-    role = "target" if name == "target" else "competitor"
-    ports.catalog.add_model_version(ModelVersion(name, version, ARCH[name], role, checkpoint_key(name, version),
-                                                 metrics={"num_classes": WORLD.num_classes}))
-    ports.catalog.set_default_version(name, version)
+    register_model(ports, name, version, build(ARCH[name], WORLD.num_classes), ARCH[name],
+                   "target" if name == "target" else "competitor", WORLD.num_classes, WORLD.size)
 
 
 def labelled_round(ports, n, version, s_ids, t_ids):
@@ -56,7 +54,7 @@ def make_ports(tmp_path):
     for name in ("s0", "t0"):
         size = WORLD.s0_size if name == "s0" else WORLD.t0_size
         sets.put_set(ports, name, [f"{name}-{i:06d}" for i in range(size)], *stack(WORLD, name, range(size)), 3)
-    stages.ingest_arrays(ports, ((i, sample(WORLD, "pool", int(i[-6:])).image) for i in POOL), "test")
+    ingest_arrays(ports, ((i, sample(WORLD, "pool", int(i[-6:])).image) for i in POOL), "test")
     for name in ARCH:
         register(ports, name, "v0")
     labelled_round(ports, 1, "v0", POOL[:3], POOL[3:6])

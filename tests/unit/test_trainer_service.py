@@ -7,12 +7,12 @@ import pytest
 from prometheus_client import generate_latest
 
 from segmad.adapters import kafka, torchserve_release
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.segmenter import ModelRef
 from segmad.adapters.torchserve_release import TorchServeRelease, archive_module
 from segmad.errors import InputError
 from segmad.models import build
-from segmad.rounds.worker import WorkerMetrics
-from segmad.serve import SERVICES
+from segmad.runtime.worker import WorkerMetrics
+from segmad.commands.serve import SERVICES
 from segmad.trainer import server
 from segmad.trainer.server import MAX_TRAINING_S, TrainingGauges
 

@@ -8,7 +8,7 @@ import pytest
 from segmad import bootstrap
 from segmad.cli import main
 from segmad.codec import encode_png
-from segmad.rounds import sets
+from segmad.pipeline import sets
 from segmad.settings import Settings
 from segmad.world import WorldConfig, stack
 

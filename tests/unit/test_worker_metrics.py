@@ -5,7 +5,7 @@ from __future__ import annotations
 from segmad.catalog import Catalog, make_engine, migrate
 from segmad.catalog.records import Image, ModelVersion
 from segmad.mad import HeapKey, Member
-from segmad.rounds.worker import WorkerMetrics, count_writes
+from segmad.runtime.worker import WorkerMetrics, count_writes
 
 
 def catalog(tmp_path) -> Catalog:

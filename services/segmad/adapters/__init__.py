@@ -1,1 +1,1 @@
-"""The ports' abstract classes beside their embedded adapters, and the real adapters (segmad.ports lists them)."""
+"""The ports' adapters: the embedded ones (a folder, an in-process log and segmenter) and the real ones (S3, Kafka, TorchServe)."""

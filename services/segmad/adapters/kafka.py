@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     from kafka.errors import TopicAlreadyExistsError
     from kafka.structs import OffsetAndMetadata
 
-from segmad.adapters.bus import Commit, Consumer, EventBus, Message, next_offsets
+from segmad.ports.bus import Commit, Consumer, EventBus, Message, next_offsets
 
 # A group join on Tansu takes about half the session timeout: kafka-python's 45 s default means a
 # 23 s wait at every (re)start; 6 s gives 3 s, still far above a heartbeat's interval.

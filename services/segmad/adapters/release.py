@@ -1,25 +1,11 @@
-"""The release port (a new model version made servable) and its embedded adapter (this process's segmenter)."""
+"""The release port's embedded adapter: this process's segmenter."""
 
 from __future__ import annotations
-
-import abc
 
 from torch import nn
 
 from segmad.adapters.segmenter import TorchSegmenter
-
-
-class Release(abc.ABC):
-    """Where a new model version goes to be served, so that the segmenter port predicts with it."""
-
-    @abc.abstractmethod
-    def release(self, name: str, version: str, module: nn.Module, arch: str, num_classes: int,
-                input_size: int, class_names: list[str] | None = None) -> None:
-        """Serve `module` as `version` of `name`, the default of its name where serving has one; twice does it once.
-
-        `arch`, `num_classes`, `input_size` (square, pixels) and `class_names` (background first)
-        describe the module to a server that loads it without segmad's code.
-        """
+from segmad.ports.release import Release
 
 
 class InProcessRelease(Release):

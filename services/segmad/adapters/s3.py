@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from minio import Minio
 from minio.error import S3Error
 
-from segmad.adapters.blobstore import BlobNotFound, BlobStore, check_key
+from segmad.ports.blobs import BlobNotFound, BlobStore, check_key
 
 _MISSING = ("NoSuchKey", "NoSuchObject")
 TRANSFERS = 8  # concurrent requests of put_many / get_many

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse, urlunparse
 import numpy as np
 import requests
 
-from segmad.adapters.segmenter import ModelRef, Segmenter, UnknownModel
+from segmad.ports.segmenter import ModelRef, Segmenter, UnknownModel
 from segmad.adapters.torchserve_management import Management
 from segmad.codec import decode_png, encode_png
 

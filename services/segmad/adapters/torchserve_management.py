@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.segmenter import ModelRef
 
 
 class ManagementError(RuntimeError):

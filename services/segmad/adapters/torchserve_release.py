@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from segmad.adapters.release import Release
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.release import Release
+from segmad.ports.segmenter import ModelRef
 from segmad.adapters.torchserve_archive import ModelSpec, build_mar
 from segmad.adapters.torchserve_management import Management
 from segmad.models import MEAN, STD, build

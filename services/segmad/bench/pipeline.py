@@ -2,7 +2,7 @@
 
 Over the stack: the inference and discrepancy workers run as processes on PostgreSQL, S3, the broker
 and TorchServe (a private stack with TorchServe is started when `make up`'s is not running). In
-process: rounds.stages.predict + stages.mine on SQLite, a local folder and the in-memory bus. Same
+process: pipeline.stages.predict + stages.mine on SQLite, a local folder and the in-memory bus. Same
 pool, models and batch size; the ratio stack/in-process is the figure (the issue aims at ≥ 0.7).
 """
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from segmad.catalog.records import ModelVersion
 from segmad.models import build, to_input
-from segmad.rounds.keys import checkpoint_key
+from segmad.pipeline.keys import checkpoint_key
 from segmad.zoo import store
 
 TARGET_ARCH = "deeplabv3plus"

@@ -19,11 +19,13 @@ import requests
 from sqlalchemy import create_engine, text
 
 from segmad import bootstrap, events
-from segmad.adapters.bus import PREDICTIONS
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.bus import PREDICTIONS
+from segmad.ports.segmenter import ModelRef
 from segmad.bench.pipeline_models import PipelineModel, catalogue, zoo_checkpoint
 from segmad.mad import SizeBounds
-from segmad.rounds import control, stages
+from segmad.rounds import control
+from segmad.ingestion.service import ingest_arrays
+from segmad.pipeline import stages
 from segmad.settings import Settings
 from segmad.stack.process import Service, free_ports, start, stop
 
@@ -59,7 +61,7 @@ def embedded(models: list[PipelineModel], pool: Pool) -> dict:
             target, competitors = refs(models)
             control.start(ports, 1, target.name, "1", pool.n3, 10, pool.bounds)
             began = time.perf_counter()
-            stages.ingest_arrays(ports, zip(pool.ids, pool.images), "bench")
+            ingest_arrays(ports, zip(pool.ids, pool.images), "bench")
             for ref in [target, *competitors]:
                 stages.predict(ports, ref, pool.ids, pool.num_classes, batch_size=pool.batch_size)
             heaps = stages.mine(ports, 1, target, competitors, pool.ids, pool.bounds, pool.n3)
@@ -162,7 +164,7 @@ class StackRun:
         _wait(lambda: metrics(discrepancy).get("segmad_discrepancy_events_total", 0) >= 1, 120, "discrepancy to join")
         expected = 1 + len(models) * len(pool.ids)  # the warm-up, then one PredictionReady per model and image
         began = time.time()
-        stages.ingest_arrays(self.ports, zip(pool.ids, pool.images), "bench")
+        ingest_arrays(self.ports, zip(pool.ids, pool.images), "bench")
         self.ports.bus.flush()
         ingested = time.time()
         self.say(f"stack: ingested {len(pool.ids)} images in {ingested - began:.1f} s; mining ...")

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from sqlalchemy import Engine, Table, and_, select, text
+from sqlalchemy import Connection, Engine, Table, and_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from segmad.catalog import schema as t
@@ -34,6 +34,18 @@ class Catalog:
             raise ValueError(f"the catalog runs on SQLite or PostgreSQL, not {engine.dialect.name}")
         self.engine = engine
         self._insert = _INSERTS[engine.dialect.name]
+
+    def connect(self) -> Connection:
+        """A connection to the catalog's database, for the labelling service's functions that share it."""
+        return self.engine.connect()
+
+    def begin(self):
+        """A transaction on the catalog's database (committed when the block ends without an error)."""
+        return self.engine.begin()
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
 
     def _add(self, table: Table, row: dict) -> bool:
         """Insert unless a row with the same key exists; True if inserted."""

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from segmad.demo.run import run_embedded
     from segmad.errors import InputError
     from segmad.report import write_report
-    from segmad.rounds.training import finetune_config
+    from segmad.trainer.training import finetune_config
     from segmad.simulation.measures import Measures
     from segmad.simulation.summary import figures, summarize
     from segmad.simulation.zoo import ensure_zoo

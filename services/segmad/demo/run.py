@@ -14,13 +14,14 @@ from typing import Callable
 from torch import nn
 from tqdm import tqdm
 
-from segmad.inference.models import ensure_loaded
+from segmad.pipeline.models import ensure_loaded
 from segmad.labelling import create_app
 from segmad.labelling.simulate import simulate_campaign
 from segmad.models.train import FinetuneConfig
 from segmad.ports import Ports
-from segmad.rounds import control, stages
-from segmad.rounds.training import train_round
+from segmad.rounds import control
+from segmad.pipeline import stages
+from segmad.trainer.training import train_round
 from segmad.simulation.measures import Measures
 from segmad.simulation.play import play, seed
 from segmad.simulation.records import RunRecord

@@ -17,12 +17,12 @@ from itertools import groupby
 from operator import itemgetter
 
 from segmad import events
-from segmad.adapters.bus import PREDICTIONS, Message
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.bus import PREDICTIONS, Message
+from segmad.ports.segmenter import ModelRef
 from segmad.mad import CandidateHeaps, HeapKey
 from segmad.ports import Ports
-from segmad.rounds import stages
-from segmad.rounds.mining import MINING, MiningRound, current_round, mining_round
+from segmad.pipeline import stages
+from segmad.pipeline.mining import MINING, MiningRound, current_round, mining_round
 
 TOPICS = (PREDICTIONS,)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from segmad.discrepancy.handler import TOPICS, DiscrepancyHandler, parse
 from segmad.errors import InputError
-from segmad.rounds.worker import serve_worker
+from segmad.runtime.worker import serve_worker
 
 
 def serve(host: str, port: int, workers: int = 1, threads: int = 1) -> int:

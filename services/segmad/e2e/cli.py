@@ -112,11 +112,8 @@ def run(args: argparse.Namespace) -> int:
         os.environ.update(env)
         ports = bootstrap.build(settings_module.load())
         try:
-            def publish(ref, arch):  # the v0 models served where the workers predict (TorchServe, when configured)
-                ports.release.release(ref.name, ref.version, zoo[arch], arch, train_world.num_classes, wild_world.size)
-
             measures = Measures(ports, config, train_world, wild_world, progress=not args.quiet)
-            result = run_over_services(ports, measures, zoo, stack.service("labelling").address, publish,
+            result = run_over_services(ports, measures, zoo, stack.service("labelling").address,
                                        args.timeout, progress=not args.quiet, say=say)
             summary = summarize(result)
             summary["description"] = summary["description"].replace("Run on the synthetic world",
@@ -158,7 +155,7 @@ def _embedded(config, zoo, train_world, wild_world, quiet):
 
     from segmad import bootstrap, settings as settings_module
     from segmad.demo.run import run_embedded
-    from segmad.rounds.training import finetune_config
+    from segmad.trainer.training import finetune_config
     from segmad.simulation.measures import Measures
 
     with tempfile.TemporaryDirectory() as tmp:

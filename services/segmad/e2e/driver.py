@@ -14,7 +14,6 @@ from typing import Callable
 
 from torch import nn
 
-from segmad.adapters.segmenter import ModelRef
 from segmad.labelling.simulate import simulate_campaign
 from segmad.ports import Ports
 from segmad.report.checks import conclusions
@@ -52,11 +51,12 @@ class PeopleOverHttp:
 
 
 def run_over_services(ports: Ports, measures: Measures, zoo: dict[str, nn.Module], labelling_url: str,
-                      publish: Callable[[ModelRef, str], None] | None = None, timeout_s: float = 1800.0,
-                      progress: bool = True, say: Callable[[str], None] = print) -> RunRecord:
-    """Seed the stack, play every round through its services, measure; what the report needs."""
+                      timeout_s: float = 1800.0, progress: bool = True,
+                      say: Callable[[str], None] = print) -> RunRecord:
+    """Seed the stack (the zoo served by the ports' release: TorchServe when configured), play every
+    round through its services, measure; what the report needs."""
     clock, timings = time.perf_counter(), {}
-    tokens = seed(ports, measures, zoo, publish, progress=progress)
+    tokens = seed(ports, measures, zoo, progress=progress)
     timings["ingest"] = time.perf_counter() - clock
     records = play(ports, measures, OverServices(ports, timeout_s, progress, say),
                    PeopleOverHttp(labelling_url, measures, tokens), say)

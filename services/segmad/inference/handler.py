@@ -8,12 +8,12 @@ catalog already holds is skipped (and re-announced), so redelivery is harmless.
 from __future__ import annotations
 
 from segmad import events
-from segmad.adapters.bus import IMAGES, ROUNDS, Message
-from segmad.adapters.segmenter import ModelRef
-from segmad.inference.models import ensure_loaded
+from segmad.ports.bus import IMAGES, ROUNDS, Message
+from segmad.ports.segmenter import ModelRef
+from segmad.pipeline.models import ensure_loaded
 from segmad.ports import Ports
-from segmad.rounds import stages
-from segmad.rounds.mining import MINING
+from segmad.pipeline import stages
+from segmad.pipeline.mining import MINING
 
 TOPICS = (IMAGES, ROUNDS)
 
@@ -28,7 +28,7 @@ def parse(message: Message) -> events.ImageIngested | events.RoundEvent:
 
 
 class InferenceHandler:
-    """Predicts what the events of a poll call for; `__call__` serves `run_consumer` one message at a time."""
+    """Predicts what the events of a poll call for; `__call__` handles one message (tests replay single deliveries)."""
 
     def __init__(self, ports: Ports, num_classes: int, batch_size: int = 64):
         self.ports, self.num_classes, self.batch_size = ports, num_classes, batch_size

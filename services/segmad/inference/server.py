@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from segmad import settings
 from segmad.inference.handler import TOPICS, InferenceHandler, parse
-from segmad.rounds.worker import serve_worker
+from segmad.runtime.worker import serve_worker
 
 
 def num_classes() -> int:

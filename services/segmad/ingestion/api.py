@@ -60,7 +60,7 @@ def upload():
 def healthz():
     """200 while the catalog answers, 503 otherwise."""
     try:
-        with _service().ports.catalog.engine.connect() as conn:
+        with _service().ports.catalog.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as error:  # any failure to reach the database means not healthy
         return jsonify(status="unavailable", error=str(error)), 503

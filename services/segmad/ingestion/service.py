@@ -7,17 +7,19 @@ catalog lacks; a crash between the two leaves the image catalogued but unannounc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
+from tqdm import tqdm
 
 from segmad import events
-from segmad.adapters.bus import IMAGES
+from segmad.ports.bus import IMAGES
 from segmad.catalog.records import Image
 from segmad.codec import encode_png, sha256
 from segmad.ingestion.limits import Limits
 from segmad.ingestion.normalise import Rejected, normalise
 from segmad.ports import Ports
-from segmad.rounds.keys import image_key
+from segmad.pipeline.keys import image_key
 
 INGESTED, DUPLICATE, REJECTED = "ingested", "duplicate", "rejected"
 
@@ -75,3 +77,9 @@ def ingest_bytes(ports: Ports, data: bytes, source: str, image_id: str | None = 
     except Rejected as why:
         return reject(ports, source, why)
     return store_image(ports, rgb, source, image_id)
+
+
+def ingest_arrays(ports: Ports, items: Iterable[tuple[str, np.ndarray]], source: str, progress: bool = False) -> int:
+    """Store, catalogue and announce RGB images given as (image_id, array); returns how many were new."""
+    bar = tqdm(items, desc=f"ingest {source}", unit="img", disable=not progress, leave=False)
+    return sum(store_image(ports, array, source, image_id).status == INGESTED for image_id, array in bar)

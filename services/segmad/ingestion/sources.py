@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from segmad.adapters.blobstore import BlobNotFound, BlobStore
+from segmad.ports.blobs import BlobNotFound, BlobStore
 from segmad.errors import InputError
 from segmad.ingestion.fetch import fetch
 from segmad.ingestion.limits import Limits

@@ -85,3 +85,9 @@ def annotator_for_token(conn: Connection, token: str):
 
 
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def annotator_names(conn: Connection) -> list[str]:
+    """Every annotator account that is not an admin, by name."""
+    query = select(annotators.c.name).where(annotators.c.is_admin.is_(False)).order_by(annotators.c.name)
+    return list(conn.execute(query).scalars())

@@ -8,7 +8,7 @@ from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, bindparam, func, select
 
-from segmad.adapters.blobstore import BlobStore, check_key
+from segmad.ports.blobs import BlobStore, check_key
 from segmad.labelling.accounts import find_annotator, now
 from segmad.labelling.errors import Conflict, Forbidden, Invalid, NotFound
 from segmad.labelling.selection import weak_result

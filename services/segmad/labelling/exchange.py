@@ -10,7 +10,7 @@ import numpy as np
 from pycocotools import mask as coco_mask
 from sqlalchemy import Connection, select
 
-from segmad.adapters.blobstore import BlobStore
+from segmad.ports.blobs import BlobStore
 from segmad.labelling.palette import decode_label_map
 from segmad.labelling.tables import campaign_items, dense_masks
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 from sqlalchemy import Connection, and_, select
 
-from segmad.adapters.blobstore import BlobStore
+from segmad.ports.blobs import BlobStore
 from segmad.labelling.accounts import now
 from segmad.labelling.campaigns import get_item, require_open
 from segmad.labelling.errors import Conflict, Forbidden, Invalid, NotFound
@@ -158,3 +158,11 @@ def review_mask(conn: Connection, campaign, mask_id: int, reviewer, decision: st
     status = "accepted" if decision == "accept" else "returned"
     conn.execute(dense_masks.update().where(dense_masks.c.id == mask_id).values(status=status))
     return status
+
+
+def unaccepted_images(conn: Connection, campaign_id: int) -> list[str]:
+    """Images of a dense campaign without an accepted mask, by id."""
+    query = (select(campaign_items.c.image_id, dense_masks.c.status)
+             .select_from(campaign_items.outerjoin(dense_masks, dense_masks.c.item_id == campaign_items.c.id))
+             .where(campaign_items.c.campaign_id == campaign_id).order_by(campaign_items.c.image_id))
+    return [image_id for image_id, status in conn.execute(query) if status != "accepted"]

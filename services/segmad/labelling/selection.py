@@ -6,7 +6,7 @@ import math
 
 from sqlalchemy import Connection, select
 
-from segmad.adapters.blobstore import BlobStore
+from segmad.ports.blobs import BlobStore
 from segmad.labelling.palette import decode_label_map
 from segmad.labelling.tables import campaign_items, ratings
 from segmad.mad.testset import main_class, select_test_set

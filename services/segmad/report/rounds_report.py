@@ -14,7 +14,7 @@ from segmad.errors import InputError
 from segmad.labelling.stats import annotator_stats, rating_agreement
 from segmad.labelling.tables import annotators, campaign_items, dense_masks, ratings
 from segmad.ports import Ports
-from segmad.rounds.sets import manifest
+from segmad.pipeline.sets import manifest
 
 HOUR = 3600.0
 MOS_BINS = ("1", "2", "3", "4", "5", "vetoed")
@@ -44,7 +44,7 @@ def _round(ports: Ports, row: Round) -> dict:
     catalog, n = ports.catalog, row.round
     trained = [m.version for m in catalog.model_versions(row.target) if m.trained_on_round == n]
     campaigns = settings.campaigns
-    with catalog.engine.connect() as conn:
+    with catalog.connect() as conn:
         work = {"weak": _campaign_work(conn, campaigns.weak), "dense": _campaign_work(conn, campaigns.dense)}
         agreement = rating_agreement(conn, campaigns.weak) if campaigns.weak is not None else None
     return {

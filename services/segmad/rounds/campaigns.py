@@ -9,24 +9,22 @@ from __future__ import annotations
 import json
 from typing import Sequence
 
-from sqlalchemy import select
-
 from segmad.catalog.records import Round
 from segmad.errors import InputError
-from segmad.labelling import campaigns as labelling
+from segmad.labelling import accounts, campaigns as labelling
 from segmad.labelling.errors import LabellingError
 from segmad.labelling.exchange import accepted_masks
+from segmad.labelling.masks import unaccepted_images
 from segmad.labelling.rounds_bridge import dense_items_for, weak_items_for_round
-from segmad.labelling.tables import annotators as annotator_table, campaign_items, dense_masks
 from segmad.ports import Ports
+
 
 def annotator_names(ports: Ports, names: Sequence[str] | None) -> list[str]:
     """The given names, or every annotator account that is not an admin."""
     if names:
         return list(names)
-    query = select(annotator_table.c.name).where(annotator_table.c.is_admin.is_(False)).order_by(annotator_table.c.name)
-    with ports.catalog.engine.connect() as conn:
-        found = list(conn.execute(query).scalars())
+    with ports.catalog.connect() as conn:
+        found = accounts.annotator_names(conn)
     if not found:
         raise InputError("no annotator accounts yet: create them with `segmad annotators add NAME`")
     return found
@@ -42,7 +40,7 @@ def _labelling_call(function, *args, **kwargs):
 def open_weak(ports: Ports, row: Round, annotators: Sequence[str], test_size: int, seed: int) -> int:
     """A weak-rating campaign over the round's recorded candidates M; its id."""
     items = _labelling_call(weak_items_for_round, ports.catalog, row.round)
-    with ports.catalog.engine.begin() as conn:
+    with ports.catalog.begin() as conn:
         return _labelling_call(labelling.create_weak_campaign, conn, ports.blobs, row.round, items, annotators,
                                row.n4, test_size, row.settings.num_classes, list(row.settings.class_names), seed)
 
@@ -50,14 +48,14 @@ def open_weak(ports: Ports, row: Round, annotators: Sequence[str], test_size: in
 def open_dense(ports: Ports, row: Round, image_ids: Sequence[str], annotators: Sequence[str]) -> int:
     """A dense campaign over the given images (S ∪ T, or T alone in a round that only measures); its id."""
     items = _labelling_call(dense_items_for, ports.catalog, row.round, image_ids)
-    with ports.catalog.engine.begin() as conn:
+    with ports.catalog.begin() as conn:
         return _labelling_call(labelling.create_dense_campaign, conn, ports.blobs, row.round, items, annotators,
                                row.settings.num_classes, list(row.settings.class_names))
 
 
 def progress(ports: Ports, campaign_id: int) -> dict:
     """The campaign's description with its progress (done of expected)."""
-    with ports.catalog.engine.connect() as conn:
+    with ports.catalog.connect() as conn:
         return labelling.describe(conn, labelling.get_campaign(conn, campaign_id))
 
 
@@ -65,27 +63,24 @@ def close_weak(ports: Ports, campaign_id: int, force: bool) -> dict:
     """Close the weak campaign; its result {mos, counterexamples, test_set, out_of_domain}."""
     state = progress(ports, campaign_id)
     if state["status"] == "closed":
-        with ports.catalog.engine.connect() as conn:
+        with ports.catalog.connect() as conn:
             return json.loads(labelling.get_campaign(conn, campaign_id).result)
     if state["done"] < state["expected"] and not force:
         raise InputError(f"campaign {campaign_id} has {state['done']} of {state['expected']} ratings; "
                          "wait for the annotators or pass --force to select from what is rated")
-    with ports.catalog.engine.begin() as conn:
+    with ports.catalog.begin() as conn:
         return _labelling_call(labelling.close_campaign, conn, ports.blobs, campaign_id)
 
 
 def unfinished_masks(ports: Ports, campaign_id: int) -> list[str]:
     """Images of a dense campaign without an accepted mask."""
-    query = (select(campaign_items.c.image_id, dense_masks.c.status)
-             .select_from(campaign_items.outerjoin(dense_masks, dense_masks.c.item_id == campaign_items.c.id))
-             .where(campaign_items.c.campaign_id == campaign_id).order_by(campaign_items.c.image_id))
-    with ports.catalog.engine.connect() as conn:
-        return [image_id for image_id, status in conn.execute(query) if status != "accepted"]
+    with ports.catalog.connect() as conn:
+        return unaccepted_images(conn, campaign_id)
 
 
 def close_dense(ports: Ports, campaign_id: int) -> dict[str, str]:
     """Close the dense campaign (if open); {image id: accepted mask key}."""
-    with ports.catalog.engine.begin() as conn:
+    with ports.catalog.begin() as conn:
         campaign = labelling.get_campaign(conn, campaign_id)
         masks = dict(accepted_masks(conn, campaign_id))
         if campaign.status == "open":

@@ -1,7 +1,7 @@
 """What the round commands do, as functions of the ports: the state machine of Algorithm 1's rounds.
 
 start (mining) → close_mining (weak-rating) → select (dense-labelling) → finetune (training) →
-the trainer service (done). Each step checks the state it needs (rounds/states.py).
+the trainer service (done). Each step checks the state it needs (catalog/states.py).
 """
 
 from __future__ import annotations
@@ -13,19 +13,20 @@ from pathlib import Path
 from typing import Sequence
 
 from segmad import events
-from segmad.adapters.bus import ROUNDS
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.bus import ROUNDS
+from segmad.ports.segmenter import ModelRef
 from segmad.catalog.records import Campaigns, Round, RoundSettings
 from segmad.codec import encode_png
 from segmad.errors import InputError
 from segmad.labelling.palette import decode_label_map
 from segmad.mad import CandidateHeaps, SizeBounds
 from segmad.ports import Ports
-from segmad.rounds import campaigns, stages
-from segmad.rounds.keys import label_key
-from segmad.rounds.mining import MiningRound, mining_round
-from segmad.rounds.progress import training_progress
-from segmad.rounds.states import DENSE_LABELLING, DONE, MINING, TRAINING, WEAK_RATING, require
+from segmad.rounds import campaigns
+from segmad.pipeline import stages
+from segmad.pipeline.keys import label_key
+from segmad.pipeline.mining import MiningRound, mining_round
+from segmad.trainer.progress import training_progress
+from segmad.catalog.states import DENSE_LABELLING, DONE, MINING, TRAINING, WEAK_RATING, require
 
 
 def _announce(ports: Ports, round_: int, state: str) -> None:

@@ -14,19 +14,21 @@ import math
 
 import numpy as np
 
-from segmad.adapters.segmenter import ModelRef, TorchSegmenter
+from segmad.adapters.segmenter import TorchSegmenter
+
+from segmad.ports.segmenter import ModelRef
 from segmad.errors import InputError
-from segmad.inference.models import load_module
+from segmad.pipeline.models import load_module
 from segmad.labelling.stats import work_log
 from segmad.mad import (ConfusionMatrix, class_fractions, discrepancy, select_by_entropy, select_random,
                         size_bounds)
 from segmad.models.train import finetune
 from segmad.ports import Ports
-from segmad.rounds import stages
-from segmad.rounds.states import DONE
+from segmad.pipeline import stages
+from segmad.catalog.states import DONE
 from segmad.simulation.config import RunConfig
 from segmad.simulation.records import TARGET, RoundRecord, RunRecord
-from segmad.rounds.training import finetune_config
+from segmad.trainer.training import finetune_config
 from segmad.world import WorldConfig, sample, stack
 from segmad.world.annotators import AnnotatorConfig, Booking, SimulatedAnnotators
 
@@ -134,7 +136,7 @@ class Measures:
 
     def bookings(self) -> list[tuple[str, int | None, Booking]]:
         """The annotation work the labelling service recorded, then the baselines' simulated masks."""
-        with self.ports.catalog.engine.connect() as conn:
+        with self.ports.catalog.connect() as conn:
             work = [(kind, round_, Booking(name, image_id, seconds))
                     for kind, round_, name, image_id, seconds in work_log(conn)]
         return work + self.baseline_bookings

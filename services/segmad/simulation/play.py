@@ -9,21 +9,20 @@ the runtime and in how people reach the labelling service.
 
 from __future__ import annotations
 
-import io
 import secrets
 from typing import Callable, Protocol
 
-import torch
 from torch import nn
 
-from segmad.adapters.segmenter import ModelRef
-from segmad.catalog.records import ModelVersion
+from segmad.ports.segmenter import ModelRef
 from segmad.errors import InputError
 from segmad.labelling import accounts
 from segmad.models import TARGET_ARCH
 from segmad.ports import Ports
-from segmad.rounds import control, sets, stages
-from segmad.rounds.keys import checkpoint_key
+from segmad.publish.register import register_model
+from segmad.rounds import control
+from segmad.ingestion.service import ingest_arrays
+from segmad.pipeline import sets
 from segmad.simulation.config import RunConfig
 from segmad.simulation.measures import Measures
 from segmad.simulation.records import TARGET, RoundRecord
@@ -54,39 +53,30 @@ def annotator_names(config: RunConfig) -> list[str]:
     return [f"annotator-{i + 1}" for i in range(config.annotators)]
 
 
-def seed(ports: Ports, measures: Measures, zoo: dict[str, nn.Module],
-         publish: Callable[[ModelRef, str], None] | None = None, progress: bool = False) -> dict[str, str]:
-    """Zoo (v0 models), S0/T0, accounts and the pool into a fresh store; the annotators' API tokens by name.
-
-    `publish(ref, arch)` also serves a v0 model elsewhere (TorchServe). The pool is ingested last:
-    its announcements set the inference workers going.
-    """
+def seed(ports: Ports, measures: Measures, zoo: dict[str, nn.Module], progress: bool = False) -> dict[str, str]:
+    """Zoo (v0 models, served by the ports' release), S0/T0, accounts and the pool into a fresh store;
+    the annotators' API tokens by name. The pool comes last: its announcements set the inference
+    workers going."""
     if ports.catalog.rounds():
         raise InputError("the catalog already holds rounds; a run on the world starts from a fresh store "
                          "(`make down`, remove var/stack, `make up`)")
+    world = measures.wild_world
     for arch, module in zoo.items():
-        ref = ModelRef(TARGET if arch == TARGET_ARCH else arch, "v0")
-        buffer = io.BytesIO()
-        torch.save(module.state_dict(), buffer)
-        key = checkpoint_key(*ref)
-        ports.blobs.put(key, buffer.getvalue())
-        ports.catalog.add_model_version(ModelVersion(ref.name, ref.version, arch,
-                                                     "target" if ref.name == TARGET else "competitor", key))
-        ports.catalog.set_default_version(*ref)
-        if publish:
-            publish(ref, arch)
+        name = TARGET if arch == TARGET_ARCH else arch
+        register_model(ports, name, "v0", module, arch, "target" if name == TARGET else "competitor",
+                       world.num_classes, world.size)
     for name, (images, masks) in (("s0", measures.s0), ("t0", measures.t0)):
         sets.put_set(ports, name, [f"{name}-{i:06d}" for i in range(len(images))], images, masks)
     tokens = _accounts(ports, annotator_names(measures.config))
     measures.remember()
-    world, count = measures.wild_world, measures.config.pool_size
-    stages.ingest_arrays(ports, ((x.image_id, x.image) for x in (sample(world, "pool", i) for i in range(count))),
-                         source="world:pool", progress=progress)
+    count = measures.config.pool_size
+    ingest_arrays(ports, ((x.image_id, x.image) for x in (sample(world, "pool", i) for i in range(count))),
+                  source="world:pool", progress=progress)
     return tokens
 
 
 def _accounts(ports: Ports, names: list[str]) -> dict[str, str]:
-    with ports.catalog.engine.begin() as conn:
+    with ports.catalog.begin() as conn:
         tokens = {}
         for name in names + [ADMIN]:
             row = accounts.find_annotator(conn, name)

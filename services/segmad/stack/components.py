@@ -1,7 +1,7 @@
 """The servers of the local stack, in start order; add a Component to COMPONENTS to add a server.
 
 Tiers: "infra" (S3, the broker; PostgreSQL is found, not started), then "torchserve", then
-"services": one `segmad serve NAME` per entry of segmad.serve.SERVICES, each on its own port.
+"services": one `segmad serve NAME` per entry of segmad.commands.serve.SERVICES, each on its own port.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from segmad.serve import SERVICES
+from segmad.runtime.services import SERVICES
 from segmad.stack.process import Service
 from segmad.stack.services import segmad_service, torchserve
 

@@ -1,7 +1,7 @@
 """The trainer's logic: a plain function of the round events of one poll.
 
 A RoundEvent "training" has the round's target fine-tuned, published and evaluated
-(rounds/training.py); every other event is for other workers. An event about a round that is
+(trainer/training.py); every other event is for other workers. An event about a round that is
 already done (redelivered) only re-announces "done"; train_round never trains a round twice.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 
 from segmad import events
-from segmad.adapters.bus import ROUNDS, Message
+from segmad.ports.bus import ROUNDS, Message
 from segmad.models.train import FinetuneConfig
 from segmad.ports import Ports
-from segmad.rounds.progress import Listener
-from segmad.rounds.states import DONE, TRAINING
-from segmad.rounds.training import train_round
+from segmad.trainer.progress import Listener
+from segmad.catalog.states import DONE, TRAINING
+from segmad.trainer.training import train_round
 
 TOPICS = (ROUNDS,)
 log = logging.getLogger("segmad.trainer")

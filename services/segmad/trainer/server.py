@@ -14,8 +14,8 @@ import logging
 from prometheus_client import Gauge
 
 from segmad import settings
-from segmad.rounds.training import finetune_config
-from segmad.rounds.worker import WorkerMetrics, serve_worker
+from segmad.trainer.training import finetune_config
+from segmad.runtime.worker import WorkerMetrics, serve_worker
 from segmad.trainer.handler import TOPICS, TrainerHandler, parse
 
 MAX_TRAINING_S = 6 * 3600  # the paper's recipe on a CPU takes tens of minutes per round; hours is a hang
@@ -37,7 +37,7 @@ class TrainingGauges:
                              registry=registry)
 
     def update(self, record: dict) -> None:
-        """Show a progress record (rounds/progress.py)."""
+        """Show a progress record (trainer/progress.py)."""
         self.round.set(record["round"])
         self.active.set(0 if record["phase"] in ("done", "failed") else 1)
         for gauge, key in ((self.lr, "lr"), (self.current_lr, "current_lr"), (self.step, "step"),

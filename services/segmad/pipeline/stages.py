@@ -1,4 +1,4 @@
-"""The stages of a round as functions of the ports, shared by the embedded loop and the services.
+"""The stages of a round as functions of the ports: what the workers and the embedded demo call.
 
 Each stage is idempotent: it skips work whose result the catalog already holds, so a stage
 interrupted at any point and run again ends where an uninterrupted run would.
@@ -12,25 +12,18 @@ import numpy as np
 from tqdm import tqdm
 
 from segmad import events
-from segmad.adapters.bus import PREDICTIONS
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.bus import PREDICTIONS
+from segmad.ports.segmenter import ModelRef
 from segmad.catalog.records import Prediction
 from segmad.codec import decode_png, encode_png
-from segmad.ingestion.service import INGESTED, store_image
 from segmad.mad import CandidateHeaps, SizeBounds, class_fractions, discrepancy, label_counts
 from segmad.ports import Ports
-from segmad.rounds.keys import prediction_key
+from segmad.pipeline.keys import prediction_key
 
 
 def _batches(items: Sequence, size: int):
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def ingest_arrays(ports: Ports, items: Iterable[tuple[str, np.ndarray]], source: str, progress: bool = False) -> int:
-    """Store, catalogue and announce RGB images given as (image_id, array); returns how many were new."""
-    bar = tqdm(items, desc=f"ingest {source}", unit="img", disable=not progress, leave=False)
-    return sum(store_image(ports, array, source, image_id).status == INGESTED for image_id, array in bar)
 
 
 def load_images(ports: Ports, image_ids: Sequence[str]) -> np.ndarray:

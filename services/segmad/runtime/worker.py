@@ -15,9 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from sqlalchemy import Engine, event
 
 from segmad import bootstrap
-from segmad.adapters.bus import run_batches
+from segmad.runtime.consumer import run_batches
 from segmad.events import MalformedMessage
-from segmad.ingestion.logs import logging_config
+from segmad.runtime.logs import logging_config
 from segmad.ports import Ports
 
 

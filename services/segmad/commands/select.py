@@ -9,7 +9,7 @@ from pathlib import Path
 
 from segmad.errors import InputError
 from segmad.mad import IGNORE
-from segmad.offline.atomic import write_text_atomic
+from segmad.files import write_text_atomic
 from segmad.offline.layout import discover
 from segmad.offline.mining import mine
 

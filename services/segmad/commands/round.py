@@ -12,7 +12,7 @@ import numpy as np
 from segmad import bootstrap
 from segmad.errors import InputError
 from segmad.mad import class_fractions, size_bounds
-from segmad.offline.atomic import write_text_atomic
+from segmad.files import write_text_atomic
 from segmad.offline.mining import training_bounds
 from segmad.rounds import control
 from segmad.world import CLASS_NAMES, WorldConfig, stack

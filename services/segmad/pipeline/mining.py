@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.segmenter import ModelRef
 from segmad.catalog import Catalog
 from segmad.catalog.records import Round
 from segmad.mad import SizeBounds
-from segmad.rounds.states import MINING
+from segmad.catalog.states import MINING
 
 LABELLED_KINDS = ("counterexamples", "test")  # images labelled in a round are not mined again
 

@@ -12,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from segmad import bootstrap
 from segmad.errors import InputError
 from segmad.offline.maps import list_pngs, read_label_map
-from segmad.rounds import sets
+from segmad.pipeline import sets
 from segmad.world import WorldConfig, stack
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")

@@ -19,21 +19,21 @@ from PIL import Image
 from torch import nn
 
 from segmad import events
-from segmad.adapters.bus import ROUNDS
-from segmad.adapters.segmenter import ModelRef
+from segmad.ports.bus import ROUNDS
+from segmad.ports.segmenter import ModelRef
 from segmad.catalog.records import Evaluation, ModelVersion, Round
 from segmad.codec import decode_png
 from segmad.errors import InputError
-from segmad.inference.models import ensure_loaded
+from segmad.pipeline.models import ensure_loaded
 from segmad.mad import ConfusionMatrix
 from segmad.models import build
 from segmad.models.train import FinetuneConfig, finetune
 from segmad.ports import Ports
-from segmad.rounds.keys import checkpoint_key, label_key
-from segmad.rounds.progress import Listener, ProgressReport, training_progress
-from segmad.rounds.sets import load_set, manifest
-from segmad.rounds.stages import load_images
-from segmad.rounds.states import DONE, TRAINING
+from segmad.pipeline.keys import checkpoint_key, label_key
+from segmad.trainer.progress import Listener, ProgressReport, training_progress
+from segmad.pipeline.sets import load_set, manifest
+from segmad.pipeline.stages import load_images
+from segmad.catalog.states import DONE, TRAINING
 
 PRESETS = {"demo": FinetuneConfig.demo, "paper": FinetuneConfig.paper}
 BATCH = 64  # images per prediction request while evaluating

@@ -12,7 +12,9 @@ import io
 
 import torch
 
-from segmad.adapters.segmenter import ModelRef, TorchSegmenter
+from segmad.adapters.segmenter import TorchSegmenter
+
+from segmad.ports.segmenter import ModelRef
 from segmad.models import build
 from segmad.ports import Ports
 

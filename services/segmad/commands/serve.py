@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-# service name -> module with serve(host, port, workers, threads) -> int
-SERVICES: dict[str, str] = {
-    "labelling": "segmad.labelling.server",
-    "ingestion": "segmad.ingestion.server",
-    "inference": "segmad.inference.server",
-    "discrepancy": "segmad.discrepancy.server",
-    "trainer": "segmad.trainer.server",
-}
-# --workers when not given: 2 (processes of a web service, consumer members of a worker), except these.
-DEFAULT_WORKERS = {"discrepancy": 1, "trainer": 1}
-
+from segmad.runtime.services import DEFAULT_WORKERS, SERVICES
 
 def add_arguments(parser) -> None:
     """SERVICE [--host H] [--port P] [--workers N] [--threads T]."""

@@ -1,0 +1,23 @@
+"""The release port: a new model version made servable where the segmenter predicts."""
+
+from __future__ import annotations
+
+import abc
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is needed only by whoever hands a module over
+    from torch import nn
+
+
+class Release(abc.ABC):
+    """Where a new model version goes to be served, so that the segmenter port predicts with it."""
+
+    @abc.abstractmethod
+    def release(self, name: str, version: str, module: nn.Module, arch: str, num_classes: int,
+                input_size: int, class_names: list[str] | None = None) -> None:
+        """Serve `module` as `version` of `name`, the default of its name where serving has one; twice does it once.
+
+        `arch`, `num_classes`, `input_size` (square, pixels) and `class_names` (background first)
+        describe the module to a server that loads it without segmad's code.
+        """
