@@ -50,7 +50,8 @@ class RoundEvent:
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """A message no handler could parse, with where it came from and why; its value unchanged."""
+    """A message no handler could parse or handle (after its retries), with where it came from and why
+    (the error's type and message); its value unchanged."""
 
     topic: str
     partition: int

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+_TRUE = ("1", "true", "yes", "on")
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
@@ -24,12 +27,18 @@ class Settings:
     s3_secret_key: str = field(default_factory=lambda: _env("SEGMAD_S3_SECRET_KEY", ""))
     torchserve_url: str = field(default_factory=lambda: _env("SEGMAD_TORCHSERVE_URL", ""))
     secret_key: str = field(default_factory=lambda: _env("SEGMAD_SECRET_KEY", ""))  # signs labelling sessions
+    # Labelling served over HTTPS: Secure cookies and Strict-Transport-Security.
+    secure_cookies: bool = field(default_factory=lambda: _env("SEGMAD_SECURE_COOKIES", "").lower() in _TRUE)
     database_schema: str = field(default_factory=lambda: _env("SEGMAD_DATABASE_SCHEMA", ""))  # PostgreSQL schema
     num_classes: int = field(default_factory=lambda: int(_env("SEGMAD_NUM_CLASSES", "8")))  # C when a checkpoint does not say
     report_dir: Path | None = None  # the report the labelling service shows admins at /report
     finetune: str = field(default_factory=lambda: _env("SEGMAD_FINETUNE", "demo"))  # the trainer's preset: demo | paper
     finetune_max_steps: str = field(default_factory=lambda: _env("SEGMAD_FINETUNE_MAX_STEPS", ""))  # "" = the preset's
     model_store: Path = field(default_factory=lambda: Path(_env("SEGMAD_MODEL_STORE", "")))  # TorchServe's --model-store
+    # The workers' handling of transient errors (runtime/retries.py): tries in all, first wait, longest wait.
+    retry_attempts: int = field(default_factory=lambda: int(_env("SEGMAD_RETRY_ATTEMPTS", "3")))
+    retry_wait_s: float = field(default_factory=lambda: float(_env("SEGMAD_RETRY_WAIT_S", "0.5")))
+    retry_max_wait_s: float = field(default_factory=lambda: float(_env("SEGMAD_RETRY_MAX_WAIT_S", "5")))
 
     def __post_init__(self):
         # Defaults that depend on data_dir: an embedded SQLite catalog and a local blob folder.

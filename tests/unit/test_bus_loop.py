@@ -1,4 +1,6 @@
-"""The consume loop the workers run: one handler call per poll, commit after it, dead letters, clean stops."""
+"""The consume loop the workers run: one handler call per poll, commit after it, dead letters, clean stops.
+
+Retries and poison messages: test_worker_retries.py."""
 
 from __future__ import annotations
 
@@ -81,7 +83,7 @@ def test_a_malformed_message_goes_to_the_dead_letters_and_the_loop_goes_on(bus):
     assert events.from_bytes(DeadLetter, letter.value) == DeadLetter("images", 0, 1, "k", "not a number", b"x")
 
 
-def test_a_failing_handler_stops_the_loop_and_its_whole_poll_is_delivered_again(bus):
+def test_without_a_retry_policy_a_failing_handler_stops_the_loop_and_its_whole_poll_is_delivered_again(bus):
     def handle(batch):
         if 3 in batch:
             raise ConnectionError("database down")

@@ -1,11 +1,18 @@
-"""A worker's /metrics counts the catalog writes it makes (the figure `segmad bench pipeline` reports)."""
+"""A worker's /metrics counts the catalog writes it makes (the figure `segmad bench pipeline` reports) and its
+dead letters."""
 
 from __future__ import annotations
 
+import threading
+import time
+from types import SimpleNamespace
+
+from segmad.adapters.bus import InMemoryBus
 from segmad.catalog import Catalog, make_engine, migrate
 from segmad.catalog.records import Image, ModelVersion
 from segmad.mad import HeapKey, Member
-from segmad.runtime.worker import WorkerMetrics, count_writes
+from segmad.events import MalformedMessage
+from segmad.runtime.worker import WorkerMetrics, consume, count_writes
 
 
 def catalog(tmp_path) -> Catalog:
@@ -32,3 +39,28 @@ def test_saving_a_heap_is_two_writes_whatever_its_size(tmp_path):
     count_writes(cat.engine, metrics)
     cat.save_heap(1, HeapKey("unet", 1, "target"), [Member(f"img-{i}", 0.5) for i in range(3)])
     assert metrics.db_writes._value.get() == 2  # delete the old members, insert the new ones (one executemany)
+
+
+def test_messages_that_cannot_be_parsed_or_handled_are_both_counted_as_dead_letters():
+    bus, metrics, stop = InMemoryBus(partitions=1), WorkerMetrics("probe"), threading.Event()
+    for value in (b"1", b"x", b"3"):
+        bus.publish("images", "k", value)
+
+    def parse(message):
+        if not message.value.isdigit():
+            raise MalformedMessage("not a number")
+        return int(message.value)
+
+    def handle(batch):
+        if 3 in batch:
+            raise ValueError("poison")
+
+    member = threading.Thread(target=consume, args=(SimpleNamespace(bus=bus), ["images"], "g", parse,
+                                                    SimpleNamespace(handle=handle), metrics, stop, []), daemon=True)
+    member.start()
+    deadline = time.monotonic() + 5
+    while metrics.dead_letters._value.get() < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    member.join(5)
+    assert (metrics.events._value.get(), metrics.dead_letters._value.get()) == (1, 2)

@@ -1,11 +1,16 @@
 """The consume loop every worker runs around its handler: parse a poll, handle it, commit after the work.
 
-Delivery is at-least-once (see the bus port): offsets are committed only once the handler has
-done its work, and what cannot be parsed goes to the dead-letter topic instead of stopping the worker.
+Delivery is at-least-once (see the bus port): a poll is committed only once each of its messages was
+handled or sent to the dead-letter topic. What cannot be parsed goes there at once. With a retry policy,
+a handler error is tried again while it is transient; a poll that still fails is handled one message at a
+time, and a message that keeps failing goes there with its reason, so one poison message does not stop
+the worker; when none of them goes through for a transient reason, a server is down and the loop stops
+as it always did. Handlers are idempotent, so work a failed try left half done is redone harmlessly.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,16 +18,19 @@ from typing import TypeVar
 
 from segmad import events
 from segmad.ports.bus import DEAD_LETTERS, Consumer, EventBus, Message
+from segmad.runtime.retries import RetryPolicy, is_transient, reason
 
 E = TypeVar("E")  # a parsed event
+log = logging.getLogger("segmad.consumer")
 
 
 @dataclass
 class LoopStats:
-    """What a consume loop did: messages handled, messages sent to the dead letters."""
+    """What a consume loop did: messages handled, messages sent to the dead letters, handler calls retried."""
 
     handled: int = 0
     dead_lettered: int = 0
+    retried: int = 0
 
 
 def run_batches(
@@ -35,17 +43,76 @@ def run_batches(
     max_records: int = 100,
     timeout_s: float = 0.2,
     stop_when_idle: bool = False,
+    retry: RetryPolicy | None = None,
+    on_dead_letter: Callable[[events.DeadLetter], None] | None = None,
 ) -> LoopStats:
     """Hand `handle` the parsed messages of each poll at once, then commit the poll; closes the consumer at the end.
 
     `handle` does its work (and its database commit) before returning, and batching lets a worker
     predict or save heaps once per poll. A message `parse` refuses with MalformedMessage goes to the
-    dead-letter topic; any other error stops the loop and is re-raised, leaving the whole poll
-    uncommitted so it is delivered again. Stops between polls when `stop_event` is set or, with
+    dead-letter topic. With `retry`, a handler error is retried as the policy says; if the poll still
+    fails, each message is handled alone (with its retries) and one that still fails is dead-lettered
+    with its error's type and message, unless every message of the poll failed with a transient error
+    (an outage: the loop stops). Without `retry` (tests that simulate a crash), a handler error stops
+    the loop. A stopping error is re-raised (so is any error of the bus) and leaves the poll
+    uncommitted, so it is delivered again. `on_dead_letter` sees every letter sent. Stops
+    between polls when `stop_event` is set (during retries, leaving the poll uncommitted) or, with
     `stop_when_idle` (tests, one-off drains), when a poll finds nothing new.
     """
     stats = LoopStats()
     stopping = stop_event.is_set if stop_event is not None else (lambda: False)
+
+    def dead_letter(message: Message, why: str) -> None:
+        letter = events.DeadLetter(message.topic, message.partition, message.offset, message.key, why, message.value)
+        dead_letters.publish(DEAD_LETTERS, message.key, events.to_bytes(letter))
+        stats.dead_lettered += 1
+        log.warning("dead-lettered", extra={"topic": message.topic, "partition": message.partition,
+                                            "offset": message.offset, "error": why})
+        if on_dead_letter is not None:
+            on_dead_letter(letter)
+
+    def retried(state) -> None:
+        stats.retried += 1
+        log.warning("handler failed, trying again", extra={"attempt": state.attempt_number,
+                                                          "error": reason(state.outcome.exception())})
+
+    def failure(parsed: list[tuple[Message, E]]) -> Exception | None:
+        """The error that handling `parsed` still raised after its retries, None once handled."""
+        try:
+            retry.retrying(stop_event, retried)(handle, [event for _, event in parsed])
+        except Exception as error:
+            return error
+        stats.handled += len(parsed)
+        return None
+
+    def handle_poll(parsed: list[tuple[Message, E]]) -> bool:
+        """Handle or dead-letter every message of a poll; False when stopped before that was done."""
+        if retry is None:
+            handle([event for _, event in parsed])
+            stats.handled += len(parsed)
+            return True
+        error = failure(parsed)
+        if error is None:
+            return True
+        culprits = [(parsed[0][0], error)]
+        if len(parsed) > 1:
+            # Which message is poison? Each alone: a good one's work is redone, which handlers allow.
+            culprits = []
+            for one in parsed:
+                if stopping():
+                    return False
+                if (error := failure([one])) is not None:
+                    culprits.append((one[0], error))
+        if stopping():
+            return False  # a failure may be the stop cutting retries short: not a reason to dead-letter
+        if len(culprits) == len(parsed) and all(is_transient(error) for _, error in culprits):
+            # Not one message went through, and only for reasons that may clear: a server is down, the
+            # messages are not to blame. Stop, leaving the poll to be delivered again once it is back.
+            raise culprits[-1][1]
+        for message, error in culprits:
+            dead_letter(message, reason(error))
+        return True
+
     try:
         while not stopping():
             batch = consumer.poll(max_records, timeout_s)
@@ -54,18 +121,14 @@ def run_batches(
             parsed = []
             for message in batch:
                 try:
-                    parsed.append(parse(message))
+                    parsed.append((message, parse(message)))
                 except events.MalformedMessage as error:
-                    letter = events.DeadLetter(message.topic, message.partition, message.offset, message.key,
-                                               str(error), message.value)
-                    dead_letters.publish(DEAD_LETTERS, message.key, events.to_bytes(letter))
-                    stats.dead_lettered += 1
-            if parsed:
-                handle(parsed)
+                    dead_letter(message, str(error))
+            if parsed and not handle_poll(parsed):
+                break  # stopped while retrying: the poll stays uncommitted and is delivered again
             if batch:
                 dead_letters.flush()  # dead letters stored before their offsets are committed
                 consumer.commit(batch)
-                stats.handled += len(parsed)
     finally:
         consumer.close()
     return stats

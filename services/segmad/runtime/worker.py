@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import Engine, event
 
-from segmad import bootstrap
+from segmad import bootstrap, settings
 from segmad.runtime.consumer import run_batches
-from segmad.events import MalformedMessage
 from segmad.runtime.logs import logging_config
+from segmad.runtime.retries import RetryPolicy
 from segmad.ports import Ports
 
 
@@ -74,15 +74,10 @@ def _http_handler(metrics: WorkerMetrics, alive: Callable[[], bool]):
     return Handler
 
 
-def _consume(ports: Ports, topics, group: str, parse, handler, metrics: WorkerMetrics, stop: threading.Event,
-             failures: list, max_handle_s: float | None = None):
-    def counted_parse(message):
-        try:
-            return parse(message)
-        except MalformedMessage:
-            metrics.dead_letters.inc()
-            raise
-
+def consume(ports: Ports, topics, group: str, parse, handler, metrics: WorkerMetrics, stop: threading.Event,
+            failures: list, max_handle_s: float | None = None, retry: RetryPolicy | None = None) -> None:
+    """One member of the group, until `stop`: handler errors retried and their culprits dead-lettered (run_batches);
+    an error that still stops the loop (the bus's, an outage's) is noted in `failures` and stops the worker."""
     def timed_handle(batch):
         started = time.perf_counter()
         handler.handle(batch)
@@ -90,7 +85,8 @@ def _consume(ports: Ports, topics, group: str, parse, handler, metrics: WorkerMe
         metrics.events.inc(len(batch))
 
     try:
-        run_batches(ports.bus.subscribe(topics, group, max_handle_s), counted_parse, timed_handle, ports.bus, stop)
+        run_batches(ports.bus.subscribe(topics, group, max_handle_s), parse, timed_handle, ports.bus, stop,
+                    retry=retry or RetryPolicy(), on_dead_letter=lambda letter: metrics.dead_letters.inc())
     except Exception as error:
         # Uncommitted work is redelivered after a restart; exiting non-zero asks for that restart.
         logging.getLogger(f"segmad.{group}").exception("consumer failed")
@@ -107,14 +103,16 @@ def serve_worker(name: str, topics, parse, make_handler: Callable[[Ports], objec
     """
     logging.config.dictConfig(logging_config())
     log = logging.getLogger(f"segmad.{name}")
-    ports, stop, failures = bootstrap.build(), threading.Event(), []
+    config = settings.load()
+    retry = RetryPolicy.from_settings(config)
+    ports, stop, failures = bootstrap.build(config), threading.Event(), []
     metrics = metrics or WorkerMetrics(name)
     count_writes(ports.catalog.engine, metrics)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    threads = [threading.Thread(target=_consume, name=f"{name}-{i}", daemon=True,
+    threads = [threading.Thread(target=consume, name=f"{name}-{i}", daemon=True,
                                 args=(ports, topics, name, parse, make_handler(ports), metrics, stop, failures,
-                                      max_handle_s))
+                                      max_handle_s, retry))
                for i in range(members)]
     server = ThreadingHTTPServer((host, port), _http_handler(metrics, lambda: all(t.is_alive() for t in threads)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
