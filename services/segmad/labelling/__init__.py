@@ -28,7 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """The app: settings from SEGMAD_* unless `test_config` gives DATABASE_URL, BLOB_STORE, SECRET_KEY."""
     from segmad import bootstrap, settings as settings_module
     from segmad.catalog import make_engine
-    from segmad.labelling import admin_api, admin_pages, api, auth, db, pages, report_view, security
+    from segmad.labelling import admin_api, admin_pages, api, auth, db, health, pages, report_view, security
 
     app = Flask(__name__)
     config = dict(test_config or {})
@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,  # behind TLS: cookies over HTTPS only, and HSTS
         DATABASE_SCHEMA=settings.database_schema or None,
         REPORT_DIR=settings.report_dir,
     )
@@ -51,6 +52,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(db.commit_db)
     app.teardown_appcontext(db.close_db)
     security.init_app(app)
-    for blueprint in (auth.bp, pages.bp, api.bp, admin_api.bp, admin_pages.bp, report_view.bp):
+    for blueprint in (auth.bp, pages.bp, api.bp, admin_api.bp, admin_pages.bp, report_view.bp, health.bp):
         app.register_blueprint(blueprint)
     return app

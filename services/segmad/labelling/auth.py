@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, g, jsonify, redirect, render_template, request, session, url_for
 
-from segmad.labelling.accounts import authenticate, issue_token
+from segmad.labelling.accounts import TooManySignIns, end_sessions, issue_token, retry_after, sign_in
 from segmad.labelling.db import get_db
 from segmad.labelling.security import login_required
 
@@ -12,29 +14,41 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only local paths, so the login form cannot bounce a user to another site.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.home")
+    """`target` if it is a path on this site, else the home page (the login form bounces nowhere else)."""
+    # Browsers drop tabs and newlines inside URLs and read "\" as "/", so "/\t/evil" or "/\evil"
+    # would become "//evil", another site; control characters would also break the Location header.
+    if (not target or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target)):
+        return url_for("pages.home")
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else url_for("pages.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """The login form; on success a fresh session."""
-    error = None
-    if request.method == "POST":
-        user = authenticate(get_db(), request.form.get("name", ""), request.form.get("password", ""))
-        if user is not None:
-            session.clear()  # a new session id and CSRF token after login (no fixation)
-            session["uid"] = user.id
-            return redirect(_safe_next(request.args.get("next")))
-        error = "wrong name or password"
-    return render_template("login.html", error=error), 401 if error else 200
+    if request.method == "GET":
+        return render_template("login.html", error=None)
+    conn = get_db()
+    name = request.form.get("name", "")
+    try:
+        user = sign_in(conn, name, request.form.get("password", ""), request.remote_addr or "")
+    except TooManySignIns as refused:
+        return (render_template("login.html", error=str(refused)), 429,
+                {"Retry-After": str(retry_after(refused.retry_at))})
+    if user is None:
+        conn.commit()  # the failure must count although the 401 below rolls back a request's work
+        return render_template("login.html", error="wrong name or password"), 401
+    session.clear()  # a new session id and CSRF token after login (no fixation)
+    session["uid"], session["generation"] = user.id, user.session_generation
+    return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
 def logout():
-    """End the session."""
+    """End the session, and every other session of the account, server-side."""
+    if g.user is not None and g.auth == "session":
+        end_sessions(get_db(), g.user.id)
     session.clear()
     return redirect(url_for("auth.login"))
 

@@ -6,10 +6,10 @@ import functools
 import hmac
 import secrets
 
-from flask import g, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from segmad.labelling.accounts import annotator_for_token, get_annotator
+from segmad.labelling.accounts import annotator_for_token, session_user
 from segmad.labelling.db import get_db
 from segmad.labelling.errors import LabellingError
 
@@ -17,6 +17,7 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
+HSTS = "max-age=31536000"  # a year: browsers then refuse plain HTTP to this host
 
 
 def csrf_token() -> str:
@@ -37,7 +38,12 @@ def _load_user():
     if header.startswith("Bearer "):
         g.user, g.auth = annotator_for_token(get_db(), header[len("Bearer "):].strip()), "token"
     elif "uid" in session:
-        g.user, g.auth = get_annotator(get_db(), session["uid"]), "session"
+        # Checked against the database on every request, so a cookie stops working at logout,
+        # a password change or disabling, whatever its signature says.
+        g.user, g.auth = session_user(get_db(), session["uid"], session.get("generation")), "session"
+        if g.user is None:
+            session.pop("uid", None)
+            session.pop("generation", None)
 
 
 def _check_csrf():
@@ -56,6 +62,8 @@ def _headers(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers["Strict-Transport-Security"] = HSTS
     return response
 
 

@@ -1,10 +1,10 @@
 """SQL tables of the labelling service (annotators, campaigns, ratings, dense masks, reviews)."""
 
 from sqlalchemy import (
-    Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint,
+    Boolean, Column, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, false, text,
 )
 
-from segmad.catalog.schema import metadata
+from segmad.catalog.schema import UtcDateTime, metadata
 
 annotators = Table(
     "annotators", metadata,
@@ -13,6 +13,10 @@ annotators = Table(
     Column("password_hash", String(255), nullable=False),
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
+    # Each signed-in session carries the generation it began in; bumping it (logout, new password,
+    # disabling) ends every session of the account at once, across all worker processes.
+    Column("session_generation", Integer, nullable=False, default=0, server_default=text("0")),
 )
 
 # Only a hash of each bearer token is kept, so a leaked table grants nothing.
@@ -22,6 +26,17 @@ api_tokens = Table(
     Column("annotator_id", Integer, ForeignKey("annotators.id"), nullable=False, index=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", UtcDateTime),  # NULL: never expires
+    Column("revoked_at", UtcDateTime),
+)
+
+# Failed sign-ins by account name and by client address, so throttling holds across worker processes.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(128), nullable=False),  # "name:<name>" or "addr:<address>"
+    Column("failed_at", UtcDateTime, nullable=False),
+    Index("ix_login_failures_key_failed_at", "key", "failed_at"),
 )
 
 campaigns = Table(
