@@ -135,3 +135,25 @@ def test_admin_opens_a_weak_campaign_through_the_api(app, client):
     response = client.post("/api/admin/campaigns/weak", json=body, headers=token_for(app, "admin"))
     info = client.get(f"/api/campaigns/{response.get_json()['id']}", headers=token_for(app, "ann")).get_json()
     assert info["kind"] == "weak" and info["items"] == 1 and json.dumps(info["class_names"])
+
+
+def test_healthz_answers_without_signing_in_while_the_database_answers(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(app, client, tmp_path):
+    from sqlalchemy import create_engine
+    app.extensions["segmad.engine"] = create_engine(f"sqlite:///{tmp_path}")  # a folder: cannot be opened
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.get_json()["status"] == "unavailable"
+
+
+def test_metrics_count_requests_by_endpoint_and_status_and_the_work_saved(app, client, weak):
+    ann = token_for(app, "ann")
+    rate(client, ann, weak, 1, 4)
+    rate(client, ann, weak, 2, "nine")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'segmad_labelling_requests_total{endpoint="api.rate",status="200"} 1.0' in text
+    assert 'segmad_labelling_requests_total{endpoint="api.rate",status="400"} 1.0' in text
+    assert 'segmad_labelling_work_total{kind="rating"} 1.0' in text

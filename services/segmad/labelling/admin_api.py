@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, Response, g, jsonify, request
 
 from segmad.labelling import campaigns, exchange, masks
-from segmad.labelling.api import blobs
+from segmad.labelling.api import MAX_ID, blobs, json_body, upload_body
 from segmad.labelling.db import get_db
 from segmad.labelling.errors import Invalid
 from segmad.labelling.security import admin_required
@@ -16,17 +16,12 @@ from segmad.labelling.stats import annotator_stats, rating_agreement
 bp = Blueprint("admin_api", __name__, url_prefix="/api/admin")
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Invalid("send a JSON object")
-    return body
-
-
 def _int(body: dict, name: str, default=None) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(f"{name} must be an integer")
+    if not 0 <= value <= MAX_ID:  # the catalog's INTEGER columns (and a seed numpy takes)
+        raise Invalid(f"{name} must be between 0 and {MAX_ID}")
     return value
 
 
@@ -34,7 +29,7 @@ def _int(body: dict, name: str, default=None) -> int:
 @admin_required
 def open_weak():
     """Open a weak-rating campaign over M: {round, items, annotators, n4, test_size, num_classes, class_names, seed}."""
-    body = _body()
+    body = json_body()
     campaign_id = campaigns.create_weak_campaign(
         get_db(), blobs(), _int(body, "round"), body.get("items") or [], body.get("annotators") or [],
         _int(body, "n4"), _int(body, "test_size", 30), _int(body, "num_classes"),
@@ -46,7 +41,7 @@ def open_weak():
 @admin_required
 def open_dense():
     """Open a dense campaign over S ∪ T: {round, items, annotators, num_classes, class_names}."""
-    body = _body()
+    body = json_body()
     campaign_id = campaigns.create_dense_campaign(
         get_db(), blobs(), _int(body, "round"), body.get("items") or [], body.get("annotators") or [],
         _int(body, "num_classes"), body.get("class_names") or [])
@@ -102,6 +97,6 @@ def import_mask(campaign_id: int, item_id: int):
     """Import a VOC PNG mask made in another tool (checked like a painted one, then reviewed)."""
     db = get_db()
     campaign = campaigns.get_campaign(db, campaign_id)
-    mask_id = masks.save_mask(db, blobs(), campaign, item_id, g.user, request.get_data(),
+    mask_id = masks.save_mask(db, blobs(), campaign, item_id, g.user, upload_body(),
                               request.mimetype, "import", 0.0)
     return jsonify(mask_id=mask_id, status="submitted")

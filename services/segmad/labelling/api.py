@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from segmad.labelling import masks, rating
 from segmad.labelling.campaigns import campaign_for, describe, get_item, list_campaigns
@@ -21,11 +22,43 @@ def blobs():
     return current_app.extensions["segmad.blobs"]
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
+MAX_ID = 2**31 - 1  # ids are the catalog's INTEGER columns
+
+
+def check_ids(endpoint, values) -> None:
+    """Refuse path ids the database cannot hold (a URL value preprocessor)."""
+    for name, value in (values or {}).items():
+        if isinstance(value, int) and value > MAX_ID:
+            raise Invalid(f"{name} is out of range")
+
+
+# For every route of the app, pages included: all of them take their ids from these columns.
+bp.app_url_value_preprocessor(check_ids)
+
+
+def json_body() -> dict:
+    """The request's JSON object; Invalid if it is none (or too deeply nested to parse)."""
+    try:
+        body = request.get_json(silent=True)
+        # A lone surrogate (\ud800) parses but cannot be stored or sent back as UTF-8.
+        json.dumps(body, ensure_ascii=False).encode()
+    except (RecursionError, UnicodeEncodeError):
+        raise Invalid("send a JSON object, not nested too deep, without lone surrogates") from None
     if not isinstance(body, dict):
         raise Invalid("send a JSON object")
     return body
+
+
+def upload_body() -> bytes:
+    """The request body, read whole; 413 past MAX_CONTENT_LENGTH even without a Content-Length."""
+    limit, chunks, size = current_app.config["MAX_CONTENT_LENGTH"], [], 0
+    # request.get_data() stops quietly at the limit on a chunked body: count what is read instead.
+    while chunk := request.stream.read(1 << 16):
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise RequestEntityTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _picture(data: bytes, mimetype: str) -> Response:
@@ -73,7 +106,7 @@ def my_rating(campaign_id: int, item_id: int):
 def rate(campaign_id: int, item_id: int):
     """Record the caller's vote: {"rating": 1..5 | "ood", "seconds": s}."""
     db = get_db()
-    body = _body()
+    body = json_body()
     rating.submit_rating(db, campaign_for(db, campaign_id, g.user), item_id, g.user.id,
                          body.get("rating"), body.get("seconds"))
     return jsonify(saved=True)
@@ -159,7 +192,7 @@ def save_mask(campaign_id: int, item_id: int):
         seconds = float(request.args.get("seconds", "nan"))
     except ValueError:
         raise Invalid("seconds must be a number") from None
-    mask_id = masks.save_mask(db, blobs(), campaign, item_id, g.user, request.get_data(),
+    mask_id = masks.save_mask(db, blobs(), campaign, item_id, g.user, upload_body(),
                               request.mimetype, request.args.get("started_from"), seconds)
     return jsonify(mask_id=mask_id, status="submitted")
 
@@ -169,7 +202,7 @@ def save_mask(campaign_id: int, item_id: int):
 def review(campaign_id: int, mask_id: int):
     """{"decision": "accept" | "return", "comment": "..."} on another annotator's mask."""
     db = get_db()
-    body = _body()
+    body = json_body()
     status = masks.review_mask(db, campaign_for(db, campaign_id, g.user), mask_id, g.user,
                                body.get("decision"), str(body.get("comment") or ""))
     return jsonify(status=status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -11,19 +12,31 @@ from sqlalchemy import Connection, bindparam, func, select
 from segmad.ports.blobs import BlobStore, check_key
 from segmad.labelling.accounts import find_annotator, now
 from segmad.labelling.errors import Conflict, Forbidden, Invalid, NotFound
+from segmad.labelling.palette import image_size
 from segmad.labelling.selection import weak_result
 from segmad.labelling.tables import (
     campaign_annotators, campaign_items, campaigns, dense_masks, ratings,
 )
 
 _IMAGE_ID = re.compile(r"^[A-Za-z0-9_.=-]{1,128}$")
+# Control characters, line and paragraph separators, lone surrogates, unassigned code points.
+_UNPRINTABLE = {"Cc", "Cs", "Cn", "Zl", "Zp"}
+
+
+def _check_class_names(num_classes: int, class_names) -> None:
+    if not isinstance(class_names, (list, tuple)) or len(class_names) != num_classes or not all(
+            isinstance(n, str) and n for n in class_names):
+        raise Invalid(f"class_names must list the {num_classes} foreground class names")
+    # One name per line in the VOC export's class_names.txt, where the line number is the id.
+    for name in class_names:
+        if any(unicodedata.category(ch) in _UNPRINTABLE for ch in name):
+            raise Invalid(f"class name {name!r} holds a control character or line break")
 
 
 def _check_common(store: BlobStore, num_classes: int, class_names: Sequence[str], keys: Iterable[str]):
     if not 1 <= num_classes <= 254:
         raise Invalid("num_classes must be 1..254 (0 is background, 255 ignore)")
-    if len(class_names) != num_classes or not all(isinstance(n, str) and n for n in class_names):
-        raise Invalid(f"class_names must list the {num_classes} foreground class names")
+    _check_class_names(num_classes, class_names)
     for key in keys:
         try:
             check_key(key)
@@ -33,7 +46,21 @@ def _check_common(store: BlobStore, num_classes: int, class_names: Sequence[str]
             raise Invalid(f"no blob under key {key!r}")
 
 
+def _check_images(store: BlobStore, items: Sequence[Mapping]) -> None:
+    # Painting and rating read each image's size; a blob that is no image would fail them later.
+    keys = [item["image_key"] for item in items]
+    for start in range(0, len(keys), 64):  # fetched in batches: a campaign's images need not fit in memory
+        batch = keys[start:start + 64]
+        for key, data in zip(batch, store.get_many(batch)):
+            try:
+                image_size(data)
+            except ValueError:
+                raise Invalid(f"the blob {key!r} is not a readable image") from None
+
+
 def _check_image_ids(items: Sequence[Mapping]) -> None:
+    if not isinstance(items, (list, tuple)) or not all(isinstance(item, Mapping) for item in items):
+        raise Invalid("items must be a list of objects")
     if not items:
         raise Invalid("a campaign needs at least one item")
     ids = [item.get("image_id") for item in items]
@@ -45,14 +72,16 @@ def _check_image_ids(items: Sequence[Mapping]) -> None:
 
 
 def _annotator_ids(conn: Connection, names: Sequence[str]) -> list[int]:
-    if not names:
-        raise Invalid("a campaign needs at least one annotator")
+    if not isinstance(names, (list, tuple)) or not names:
+        raise Invalid("a campaign needs a list of at least one annotator")
     ids = []
     for name in names:
         row = find_annotator(conn, name) if isinstance(name, str) else None
         if row is None:
             raise Invalid(f"no annotator named {name!r}")
         ids.append(row.id)
+    if len(set(ids)) != len(ids):
+        raise Invalid("each annotator appears once in a campaign")
     return ids
 
 
@@ -75,6 +104,7 @@ def create_weak_campaign(conn: Connection, store: BlobStore, round: int, items: 
     _check_image_ids(items)
     keys = [item.get(k) for item in items for k in ("image_key", "prediction_key")]
     _check_common(store, num_classes, class_names, keys)
+    _check_images(store, items)
     if n4 < 0 or test_size < 0:
         raise Invalid("n4 and test_size are non-negative")
     member_ids = _annotator_ids(conn, annotators)
@@ -102,6 +132,7 @@ def create_dense_campaign(conn: Connection, store: BlobStore, round: int, items:
             raise Invalid("prediction_keys maps model names to label-map keys")
         keys.extend(models.values())
     _check_common(store, num_classes, class_names, keys)
+    _check_images(store, items)
     member_ids = _annotator_ids(conn, annotators)
     campaign_id = _insert_campaign(conn, "dense", round, member_ids, num_classes, class_names)
     # The paper's first stage: each annotator paints an equal share.

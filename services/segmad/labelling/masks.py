@@ -11,7 +11,7 @@ from segmad.ports.blobs import BlobStore
 from segmad.labelling.accounts import now
 from segmad.labelling.campaigns import get_item, require_open
 from segmad.labelling.errors import Conflict, Forbidden, Invalid, NotFound
-from segmad.labelling.palette import IGNORE, decode_label_map, encode_palette_png, image_size
+from segmad.labelling.palette import IGNORE, decode_label_map, encode_palette_png, image_size, png_size
 from segmad.labelling.rating import parse_seconds
 from segmad.labelling.tables import annotators, campaign_items, dense_masks, mask_reviews
 
@@ -20,14 +20,20 @@ def check_mask(data: bytes, content_type: str, height: int, width: int, num_clas
     """The label map in `data` (a one-channel PNG, or raw H·W bytes); Invalid with the reason otherwise."""
     if content_type == "image/png":
         try:
+            mask_height, mask_width = png_size(data)
+        except ValueError as error:
+            raise Invalid(str(error)) from None
+        # Compared before decoding: a small file may declare a huge image.
+        if (mask_height, mask_width) != (height, width):
+            raise Invalid(f"the mask is {mask_width}x{mask_height} pixels, the image is {width}x{height}")
+        try:
             label_map = decode_label_map(data)
         except ValueError as error:
             raise Invalid(str(error)) from None
         except Exception:
             raise Invalid("the mask is not a readable PNG") from None
         if label_map.shape != (height, width):
-            raise Invalid(f"the mask is {label_map.shape[1]}x{label_map.shape[0]} pixels, "
-                          f"the image is {width}x{height}")
+            raise Invalid("the mask is not a readable PNG")
     elif content_type == "application/octet-stream":
         if len(data) != height * width:
             raise Invalid(f"a raw mask has {height * width} bytes (one per pixel of the "
@@ -91,7 +97,8 @@ def review_queue(conn: Connection, campaign_id: int, annotator_id: int) -> list[
              .join(campaign_items, campaign_items.c.id == dense_masks.c.item_id)
              .join(annotators, annotators.c.id == dense_masks.c.annotator_id)
              .where(campaign_items.c.campaign_id == campaign_id, dense_masks.c.status == "submitted",
-                    dense_masks.c.annotator_id != annotator_id)
+                    dense_masks.c.annotator_id != annotator_id,
+                    campaign_items.c.assigned_to.is_distinct_from(annotator_id))
              .order_by(dense_masks.c.id))
     return [{"mask_id": r.id, "item_id": r.item_id, "image_id": r.image_id, "painter": r.name}
             for r in conn.execute(query)]
@@ -110,11 +117,17 @@ def save_mask(conn: Connection, store: BlobStore, campaign, item_id: int, user, 
     if started_from not in (None, "", "import") and started_from not in models:
         raise Invalid(f"unknown starting model {started_from!r}")
     seconds = parse_seconds(seconds)
-    height, width = image_size(store.get(item.image_key))
-    label_map = check_mask(data, content_type, height, width, campaign.num_classes)
     existing = mask_of_item(conn, item_id)
     if existing is not None and existing.status == "accepted":
         raise Conflict("this mask was accepted in review and can no longer change")
+    # A review judges the mask it was shown: it may not change under the reviewer's eyes.
+    if existing is not None and existing.status == "submitted":
+        raise Conflict("this mask is waiting for review and can change only once it is sent back")
+    try:
+        height, width = image_size(store.get(item.image_key))
+    except ValueError:
+        raise Invalid(f"the image of item {item_id} is not a readable image") from None
+    label_map = check_mask(data, content_type, height, width, campaign.num_classes)
     key = mask_key(campaign.id, item_id)
     store.put(key, encode_palette_png(label_map), "image/png")
     values = {"annotator_id": user.id, "mask_key": key, "started_from": started_from or None,
@@ -129,7 +142,8 @@ def save_mask(conn: Connection, store: BlobStore, campaign, item_id: int, user, 
 
 def get_mask(conn: Connection, campaign_id: int, mask_id: int):
     """The mask row of that campaign (with its item's image id); NotFound otherwise."""
-    row = conn.execute(select(dense_masks, campaign_items.c.image_id, campaign_items.c.campaign_id)
+    row = conn.execute(select(dense_masks, campaign_items.c.image_id, campaign_items.c.campaign_id,
+                              campaign_items.c.assigned_to)
                        .join(campaign_items, campaign_items.c.id == dense_masks.c.item_id)
                        .where(and_(dense_masks.c.id == mask_id,
                                    campaign_items.c.campaign_id == campaign_id))).first()
@@ -142,7 +156,9 @@ def review_mask(conn: Connection, campaign, mask_id: int, reviewer, decision: st
     """Accept a submitted mask or send it back with a comment; the mask's new status."""
     require_open(campaign)
     mask = get_mask(conn, campaign.id, mask_id)
-    if mask.annotator_id == reviewer.id:
+    # An imported (or admin-saved) mask is the importer's, yet still on the item its assignee was
+    # to paint: neither may judge it.
+    if reviewer.id in (mask.annotator_id, mask.assigned_to):
         raise Forbidden("a mask is reviewed by another annotator than its painter")
     if mask.status != "submitted":
         raise Conflict(f"this mask is {mask.status}, not waiting for review")

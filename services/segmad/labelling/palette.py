@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 from PIL import Image
@@ -10,6 +11,7 @@ from PIL import Image
 from segmad.codec import voc_palette
 
 IGNORE = 255
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 PALETTE = voc_palette()
@@ -19,6 +21,16 @@ def hex_colour(label: int) -> str:
     """CSS colour of a class id."""
     r, g, b = PALETTE[label]
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """(height, width) from a PNG's IHDR chunk, without decoding; ValueError if `data` is no PNG."""
+    # The header is read first so that a tiny file declaring a huge image is refused before the
+    # decoder allocates it (PIL's bomb check only starts at ~89 megapixels).
+    if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 24:
+        raise ValueError("the mask is not a PNG file")
+    width, height = struct.unpack(">II", data[16:24])
+    return height, width
 
 
 def decode_label_map(png: bytes) -> np.ndarray:
@@ -49,6 +61,9 @@ def overlay_png(label_map: np.ndarray) -> bytes:
 
 
 def image_size(data: bytes) -> tuple[int, int]:
-    """(height, width) of an encoded image, read from its header."""
-    with Image.open(io.BytesIO(data)) as image:
-        return image.height, image.width
+    """(height, width) of an encoded image, read from its header; ValueError if it is no image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.height, image.width
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ValueError(f"not a readable image ({error})") from None

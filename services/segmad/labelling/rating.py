@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -11,7 +9,7 @@ from segmad.labelling.accounts import now
 from segmad.labelling.campaigns import get_item, require_open
 from segmad.labelling.errors import Invalid
 from segmad.labelling.tables import campaign_items, ratings
-from segmad.mad.weak import OUT_OF_DOMAIN, check_rating
+from segmad.mad.weak import ACR_SCALE, OUT_OF_DOMAIN, check_rating
 
 MAX_SECONDS = 24 * 3600.0
 
@@ -20,18 +18,18 @@ def parse_rating(value) -> float:
     """A vote from the API: 1..5, or "ood" for out-of-domain; Invalid otherwise."""
     if value == "ood":
         return OUT_OF_DOMAIN
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # Only "ood" is a veto: a number is one of the scale's, never check_rating's OUT_OF_DOMAIN
+    # (+inf, which JSON's 1e309 or Infinity would give).
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in ACR_SCALE:
         raise Invalid('a rating is an integer 1..5 or "ood"')
-    try:
-        return check_rating(value)
-    except ValueError as error:
-        raise Invalid(str(error)) from None
+    return check_rating(value)
 
 
 def parse_seconds(value) -> float:
     """Seconds spent, a finite number in [0, one day]; Invalid otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Invalid("seconds must be a number")
+    # Compared as sent (NaN fails it too): JSON's integers may be beyond a float's range.
     if not 0 <= value <= MAX_SECONDS:
         raise Invalid("seconds must be between 0 and 86400")
     return float(value)

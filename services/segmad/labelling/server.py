@@ -15,4 +15,5 @@ def serve(host: str, port: int, workers: int = 2, threads: int = 8) -> int:
     engine = create_app().extensions["segmad.engine"]
     migrate(engine)
     engine.dispose()
-    return gunicorn.serve(create_app, host, port, workers, threads)
+    with gunicorn.shared_metrics("labelling"):  # /metrics adds up every worker's counts
+        return gunicorn.serve(create_app, host, port, workers, threads)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
@@ -40,3 +45,24 @@ def serve(create_app: Callable[[], Flask], host: str, port: int, workers: int, t
         options["worker_exit"] = lambda server, worker: on_worker_exit(worker.wsgi)
     _Application(create_app, options).run()
     return 0
+
+
+@contextlib.contextmanager
+def shared_metrics(service: str) -> Iterator[None]:
+    """Workers are processes: they add up their Prometheus metrics through files in one directory, for
+    the lifetime of the block (PROMETHEUS_MULTIPROC_DIR, unless the environment already names one).
+    Create the app's metrics after entering (prometheus_client reads the variable when it creates them)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    directory, master = tempfile.mkdtemp(prefix=f"segmad-{service}-metrics-"), os.getpid()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    if "prometheus_client.values" in sys.modules:  # imported before the variable was set: choose again
+        values = sys.modules["prometheus_client.values"]
+        values.ValueClass = values.get_value_class()
+    try:
+        yield
+    finally:
+        # A worker's exit unwinds through here too (it was forked inside); only the master cleans up.
+        if os.getpid() == master:
+            shutil.rmtree(directory, ignore_errors=True)

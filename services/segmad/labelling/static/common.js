@@ -53,5 +53,11 @@ const segmad = (() => {
     });
   }
 
-  return { call, palette: palette(), labelMap, loadImage };
+  // A canvas sized by CSS draws sharp only when its buffer has as many pixels as its box.
+  function fitCanvas(canvas) {
+    canvas.width = Math.max(1, Math.round(canvas.clientWidth));
+    canvas.height = Math.max(1, Math.round(canvas.clientHeight));
+  }
+
+  return { call, palette: palette(), labelMap, loadImage, fitCanvas };
 })();

@@ -216,10 +216,12 @@
     maskPixels = maskCtx.createImageData(W, H);
     labels = new Uint8Array(W * H);
     if (root.dataset.hasMask) labels = (await segmad.labelMap(root.dataset.labels + "?mask=1")).data;
+    segmad.fitCanvas(canvas);
     view.scale = Math.min(canvas.width / W, canvas.height / H);
     view.x = (canvas.width - W * view.scale) / 2; view.y = (canvas.height - H * view.scale) / 2;
     pickClass(1);
     redrawMask();
+    window.addEventListener("resize", () => { segmad.fitCanvas(canvas); render(); });
     root.dataset.ready = "1";
   })();
 })();

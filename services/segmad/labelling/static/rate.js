@@ -13,6 +13,13 @@
     new Image().src = item.prediction_url;
   }
 
+  // Nearest-neighbour only when the image is shown larger than it is (object-fit: contain).
+  function sharpenIfUpscaled() {
+    const img = el("image");
+    const scale = Math.min(img.clientWidth / img.naturalWidth, img.clientHeight / img.naturalHeight);
+    img.classList.toggle("pixelated", scale > 1);
+  }
+
   function show(item, progress) {
     current = item;
     el("done").hidden = item !== null;
@@ -67,7 +74,12 @@
   });
   el("back").addEventListener("click", back);
   el("opacity").addEventListener("input", (e) => { el("overlay").style.opacity = e.target.value / 100; });
-  el("side").addEventListener("change", (e) => el("stage").classList.toggle("side-by-side", e.target.checked));
+  el("side").addEventListener("change", (e) => {
+    el("stage").classList.toggle("side-by-side", e.target.checked);
+    sharpenIfUpscaled();
+  });
+  el("image").addEventListener("load", sharpenIfUpscaled);
+  window.addEventListener("resize", sharpenIfUpscaled);
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || typingIn(e.target)) return;
     if (e.key >= "1" && e.key <= "5") rate(e.key);

@@ -8,11 +8,13 @@
   let image, opacity = 0.55;
 
   function render() {
+    segmad.fitCanvas(canvas);  // also on resize: the image takes all the room there is
     const scale = Math.min(canvas.width / image.naturalWidth, canvas.height / image.naturalHeight);
+    const x = (canvas.width - image.naturalWidth * scale) / 2, y = (canvas.height - image.naturalHeight * scale) / 2;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    ctx.imageSmoothingEnabled = false;
-    ctx.setTransform(scale, 0, 0, scale, 0, 0);
+    ctx.imageSmoothingEnabled = scale < 1;  // smooth when shrinking a photo, sharp pixels when enlarging
+    ctx.setTransform(scale, 0, 0, scale, x, y);
     ctx.drawImage(image, 0, 0);
     ctx.globalAlpha = opacity;
     ctx.drawImage(maskCanvas, 0, 0);
@@ -45,6 +47,7 @@
     });
     m.putImageData(pixels, 0, 0);
     render();
+    window.addEventListener("resize", render);
     root.dataset.ready = "1";
   })();
 })();
