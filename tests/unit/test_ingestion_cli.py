@@ -1,9 +1,11 @@
 """`segmad ingest SRC`: a summary of what was ingested, duplicated and rejected, in text or JSON."""
 
 import json
+import os
+import socket
 
 import pytest
-from ingestion_fixtures import CORPUS, encode, halves
+from ingestion_fixtures import CORPUS, encode, halves, noise
 
 from segmad import bootstrap
 from segmad.cli import main
@@ -73,6 +75,77 @@ def test_limits_that_contradict_each_other_are_a_user_error(data_dir, tmp_path, 
     assert "min_side must not exceed max_side" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan"])
+def test_a_timeout_that_is_not_a_positive_number_is_a_user_error(data_dir, tmp_path, capsys, timeout):
+    assert ingest(tmp_path, "--timeout", timeout) == 2
+    assert "--timeout must be a positive number of seconds" in capsys.readouterr().err
+
+
 def test_a_missing_source_is_a_user_error(data_dir, tmp_path, capsys):
     assert ingest(tmp_path / "nothing") == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_a_run_where_every_input_failed_exits_1(data_dir, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes(b"not an image")
+    assert ingest(tmp_path / "in") == 1
+    assert capsys.readouterr().out == "ingested 0, duplicates 0, rejected 1\n  not-an-image: 1\n"
+
+
+def test_a_run_with_one_image_taken_beside_failures_exits_0(data_dir, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.png").write_bytes(b"not an image")
+    (tmp_path / "in" / "b.png").write_bytes(encode(halves(40, 40), "PNG"))
+    assert ingest(tmp_path / "in") == 0
+
+
+def test_a_rerun_that_finds_only_duplicates_exits_0(data_dir, tmp_path):
+    (tmp_path / "a.png").write_bytes(encode(halves(40, 40), "PNG"))
+    ingest(tmp_path / "a.png")
+    assert ingest(tmp_path / "a.png") == 0
+
+
+def test_an_empty_folder_exits_0(data_dir, tmp_path):
+    (tmp_path / "in").mkdir()
+    assert ingest(tmp_path / "in") == 0
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_run(data_dir, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, name in enumerate((b"a-\xff.png", b"b.png")):
+        with open(os.path.join(os.fsencode(folder), name), "wb") as file:
+            file.write(encode(noise(seed=i), "PNG"))
+    assert ingest(folder, "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out)["ingested"] == 2
+    ports = bootstrap.build(Settings())
+    try:
+        sources = {ports.catalog.image(i).source for i in ports.catalog.image_ids()}
+        assert f"{folder}/a-\\xff.png" in sources and len(list(ports.blobs.keys())) == 2
+    finally:
+        ports.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_an_s3_source_on_a_closed_endpoint_is_one_clear_line_and_exit_2(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("SEGMAD_S3_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    assert ingest("s3://pool/photos") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segmad ingest: error: s3://pool: cannot open the bucket:") and err.count("\n") == 1
+
+
+def test_an_s3_source_naming_a_missing_bucket_is_an_error_and_creates_no_bucket(data_dir, monkeypatch, capsys):
+    from test_ingestion_sources import FakeS3Client, fake_s3
+
+    client, real = FakeS3Client({"pool": {}}), bootstrap.blob_store
+    monkeypatch.setattr(bootstrap, "blob_store", lambda url, settings=None: fake_s3(client)(url)
+                        if url.startswith("s3://") else real(url, settings))
+    assert ingest("s3://pol/photos") == 2
+    assert "s3://pol: no such bucket" in capsys.readouterr().err and client.made == []

@@ -1,7 +1,11 @@
 """Ingesting one image: stored once by content, catalogued, announced; duplicates and refusals recorded."""
 
+import io
+
 import numpy as np
+import pytest
 from ingestion_fixtures import CORPUS, encode, halves, noise, ports  # noqa: F401  (fixtures)
+from PIL import ImageCms, PngImagePlugin
 
 from segmad import events
 from segmad.ports.bus import IMAGES
@@ -9,6 +13,26 @@ from segmad.ingestion.batch import ingest_all
 from segmad.ingestion.service import DUPLICATE, INGESTED, REJECTED, ingest_bytes
 from segmad.ingestion.sources import Input
 from segmad.ingestion.service import ingest_arrays
+from segmad.codec import encode_png
+from segmad.ingestion.normalise import Rejected, normalise
+
+
+def png_with_metadata() -> bytes:
+    """An RGB PNG with an ICC profile, a transparent colour and a text chunk: none of it may reach the stored PNG."""
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "hello")
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buffer = io.BytesIO()
+    halves(40, 40).save(buffer, format="PNG", icc_profile=icc, transparency=(0, 0, 255), pnginfo=text)
+    return buffer.getvalue()
+
+
+def sound(name: str) -> bool:
+    try:
+        normalise(CORPUS[name]())
+    except Rejected:
+        return False
+    return True
 
 
 def announced(ports) -> list[events.ImageIngested]:
@@ -78,3 +102,11 @@ def test_the_embedded_loop_ingests_arrays_the_same_way(ports):
     assert ingest_arrays(ports, arrays, "world:pool") == 2
     assert ingest_arrays(ports, arrays, "world:pool") == 0
     assert [e.image_id for e in announced(ports)] == ["w-0", "w-1"]
+
+
+@pytest.mark.parametrize("make", [png_with_metadata] + [CORPUS[n] for n in CORPUS if sound(n)])
+def test_the_stored_png_is_the_png_of_the_normalised_array(ports, make):
+    # Content ids must not depend on how the pixels reached the encoder.
+    data = make()
+    outcome = ingest_bytes(ports, data, "a")
+    assert ports.blobs.get(ports.catalog.image(outcome.image_id).blob_key) == encode_png(normalise(data))

@@ -8,6 +8,7 @@ import sys
 from segmad import bootstrap
 from segmad.errors import InputError
 from segmad.ingestion.batch import Summary, ingest_all
+from segmad.ingestion.bucket import open_existing_bucket
 from segmad.ingestion.limits import Limits, limits_from_env
 from segmad.ingestion.sources import inputs
 
@@ -19,7 +20,8 @@ def add_arguments(parser) -> None:
     for name in ("min_side", "max_side", "max_pixels", "max_bytes"):
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None,
                             help=f"default {getattr(Limits(), name)} (or SEGMAD_INGEST_{name.upper()})")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait on a URL (default 10)")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="seconds in all to fetch one URL, body included (default 10)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -43,11 +45,14 @@ def _print_text(summary: Summary) -> None:
 
 
 def run(args) -> int:
-    """Ingest everything SRC names and print the summary."""
+    """Ingest everything SRC names and print the summary; 1 if inputs failed and none was ingested or known."""
+    if not args.timeout > 0:
+        raise InputError("--timeout must be a positive number of seconds")
     limits = _limits(args)
     ports = bootstrap.build()
     try:
-        items = inputs(args.source, limits, args.timeout, open_bucket=lambda b: bootstrap.blob_store(f"s3://{b}"))
+        items = inputs(args.source, limits, args.timeout,
+                       open_bucket=lambda name: open_existing_bucket(name, bootstrap.blob_store))
         summary = ingest_all(ports, items, limits, progress=not args.no_progress and sys.stderr.isatty())
     finally:
         ports.close()
@@ -55,4 +60,5 @@ def run(args) -> int:
         print(json.dumps(summary.to_json(), indent=2))
     else:
         _print_text(summary)
-    return 0
+    nothing_taken = summary.ingested + summary.duplicates == 0
+    return 1 if nothing_taken and summary.rejected_by_reason else 0

@@ -46,11 +46,13 @@ class Summary:
 
 
 def ingest_one(ports: Ports, item: Input, limits: Limits) -> Outcome:
-    """Read and ingest one input; a failed read is a recorded rejection like a bad image."""
+    """Read and ingest one input; a failed read, or any failure of this input alone, is a recorded rejection."""
     try:
         data = item.read()
     except Rejected as why:
         return reject(ports, item.source, why)
+    except Exception as error:  # no input stops a run: what the sources did not foresee is recorded too
+        return reject(ports, item.source, Rejected("unreadable", f"{type(error).__name__}: {error}"))
     return ingest_bytes(ports, data, item.source, limits=limits)
 
 

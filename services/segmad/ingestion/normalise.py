@@ -3,6 +3,10 @@
 Choices a user may want to know: EXIF orientation is applied to the pixels; transparency is
 composited on white; an animated image keeps its first frame; CMYK converts without its ICC
 profile; 16-bit channels are scaled to 8 bits (not clipped).
+
+Memory: a decoded image is held once where the file allows it (orientation is applied in place,
+an RGB image is not converted); `normalised_image` hands it on as a Pillow image so that it can
+be encoded without another full-size copy as an array.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ def _open(data: bytes) -> Image.Image:
 
 
 def _to_rgb(picture: Image.Image) -> Image.Image:
+    if picture.mode == "RGB":
+        return picture
     if picture.mode in _WIDE_MODES:
         wide = np.asarray(picture, dtype=np.float64)
         picture = Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8))
@@ -59,8 +65,8 @@ def _to_rgb(picture: Image.Image) -> Image.Image:
     return picture.convert("RGB")
 
 
-def normalise(data: bytes, limits: Limits = Limits()) -> np.ndarray:
-    """The image in `data` as an upright (H, W, 3) uint8 RGB array; Rejected with a reason otherwise."""
+def normalised_image(data: bytes, limits: Limits = Limits()) -> Image.Image:
+    """The image in `data` as an upright RGB Pillow image with no metadata; Rejected with a reason otherwise."""
     if not data:
         raise Rejected("empty", "zero bytes")
     if len(data) > limits.max_bytes:
@@ -71,12 +77,18 @@ def normalise(data: bytes, limits: Limits = Limits()) -> np.ndarray:
             picture.verify()  # structure and checksums, without decoding
         except Exception as error:  # as above, for the structure after the header
             raise Rejected("corrupt", f"{type(error).__name__}: {error}") from None
-    with _open(data) as picture:
-        try:
-            picture.seek(0)  # an animation keeps its first frame
-            picture.load()
-            upright = ImageOps.exif_transpose(picture)
-            rgb = _to_rgb(upright)
-        except Exception as error:  # truncated data surfaces only when the pixels are decoded
-            raise Rejected("corrupt", f"{type(error).__name__}: {error}") from None
-    return np.asarray(rgb, dtype=np.uint8)
+    picture = _open(data)  # not closed here: closing would drop the pixels an RGB file hands on as is
+    try:
+        picture.seek(0)  # an animation keeps its first frame
+        picture.load()
+        ImageOps.exif_transpose(picture, in_place=True)
+        rgb = _to_rgb(picture)
+    except Exception as error:  # truncated data surfaces only when the pixels are decoded
+        raise Rejected("corrupt", f"{type(error).__name__}: {error}") from None
+    rgb.info = {}  # what the file said (ICC profile, transparency, text) must not reach the stored PNG
+    return rgb
+
+
+def normalise(data: bytes, limits: Limits = Limits()) -> np.ndarray:
+    """The image in `data` as an upright (H, W, 3) uint8 RGB array; Rejected with a reason otherwise."""
+    return np.asarray(normalised_image(data, limits), dtype=np.uint8)

@@ -6,10 +6,12 @@ catalog lacks; a crash between the two leaves the image catalogued but unannounc
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
+from PIL import Image as Picture
 from tqdm import tqdm
 
 from segmad import events
@@ -17,7 +19,7 @@ from segmad.ports.bus import IMAGES
 from segmad.catalog.records import Image
 from segmad.codec import encode_png, sha256
 from segmad.ingestion.limits import Limits
-from segmad.ingestion.normalise import Rejected, normalise
+from segmad.ingestion.normalise import Rejected, normalised_image
 from segmad.ports import Ports
 from segmad.pipeline.keys import image_key
 
@@ -44,14 +46,26 @@ def content_id(digest: str) -> str:
     return digest[:16]
 
 
-def store_image(ports: Ports, rgb: np.ndarray, source: str, image_id: str | None = None) -> Outcome:
-    """Store an RGB uint8 (H, W, 3) image once by content, catalogue it and, if new, publish ImageIngested."""
-    data = encode_png(rgb)
+def _encode(picture: Picture.Image) -> bytes:
+    # The same bytes as codec.encode_png of its array (same mode, pixels and settings; no metadata),
+    # without first copying the pixels into an array: a large image is held once, not twice.
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def store_image(ports: Ports, rgb: np.ndarray | Picture.Image, source: str, image_id: str | None = None) -> Outcome:
+    """Store an RGB image ((H, W, 3) uint8 array, or RGB Pillow image without metadata) once by content, catalogue it
+    and, if new, publish ImageIngested."""
+    if isinstance(rgb, Picture.Image):
+        data, (width, height) = _encode(rgb), rgb.size
+    else:
+        data, width, height = encode_png(rgb), int(rgb.shape[1]), int(rgb.shape[0])
     digest = sha256(data)
     key, image_id = image_key(digest), image_id or content_id(digest)
     if not ports.blobs.exists(key):
         ports.blobs.put(key, data, "image/png")
-    image = Image(image_id, digest, int(rgb.shape[1]), int(rgb.shape[0]), source, key)
+    image = Image(image_id, digest, width, height, source, key)
     if ports.catalog.add_image(image):
         ports.bus.publish(IMAGES, image_id, events.to_bytes(
             events.ImageIngested(image_id, digest, key, image.width, image.height)))
@@ -73,7 +87,7 @@ def ingest_bytes(ports: Ports, data: bytes, source: str, image_id: str | None = 
                  limits: Limits = Limits()) -> Outcome:
     """Ingest the file `data` read from `source`; a refusal is recorded and returned, never raised."""
     try:
-        rgb = normalise(data, limits)
+        rgb = normalised_image(data, limits)
     except Rejected as why:
         return reject(ports, source, why)
     return store_image(ports, rgb, source, image_id)
