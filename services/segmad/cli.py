@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("segmad.bench.cli", "measure speed: select | labelling"),
     "demo": ("segmad.demo.cli", "run the whole loop embedded on the synthetic world and write the report"),
     "zoo": ("segmad.commands.zoo", "train and list the model zoo"),
-    "annotators": ("segmad.commands.annotators", "annotator accounts: add | token; simulated annotators at work: simulate"),
+    "annotators": ("segmad.commands.annotators", "annotator accounts: add | password | disable | enable | token | tokens | revoke-token; simulated annotators: simulate"),
     "ingest": ("segmad.commands.ingest", "add images to the pool: a folder, a file, a file of URLs or s3://bucket/prefix"),
     "serve": ("segmad.commands.serve", "run a service: labelling | ingestion | inference | discrepancy | trainer"),
     "round": ("segmad.commands.round", "a round of Algorithm 1: start | status | candidates | close-mining | select | finetune | report"),

@@ -246,3 +246,16 @@ def test_an_s3_store_that_cannot_be_reached_is_one_clear_error():
 
     with pytest.raises(InputError, match=r"^s3://pool: cannot open the bucket: ConnectionRefusedError: .*refused$"):
         open_existing_bucket("pool", fake_s3(Unreachable({})))
+
+
+def test_a_bucket_gone_after_it_was_opened_is_never_created_again():
+    class Statting(FakeS3Client):
+        def stat_object(self, bucket, name):
+            return self.buckets[bucket][name]
+
+    client = Statting({"pool": {"a.png": PNG}})
+    store = open_existing_bucket("pool", fake_s3(client))
+    del client.buckets["pool"]  # deleted between the check and the first read
+    with pytest.raises(LookupError, match="no such bucket"):
+        store.exists("a.png")
+    assert client.made == []

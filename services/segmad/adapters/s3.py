@@ -35,10 +35,11 @@ def split_blob_url(url: str) -> tuple[str, str]:
 
 
 class S3BlobStore(BlobStore):
-    """Blobs as objects `prefix/key` in one bucket; the bucket is created on first use if missing."""
+    """Blobs as objects `prefix/key` in one bucket; the bucket is created on first use if missing
+    (unless `create_bucket` is False, for a store that is only read: then a missing bucket is a LookupError)."""
 
-    def __init__(self, client: Minio, bucket: str, prefix: str = ""):
-        self.client, self.bucket = client, bucket
+    def __init__(self, client: Minio, bucket: str, prefix: str = "", create_bucket: bool = True):
+        self.client, self.bucket, self.create_bucket = client, bucket, create_bucket
         self.prefix = f"{check_key(prefix.strip('/'))}/" if prefix.strip("/") else ""
         # Checked on first use, not here: building the adapters must not need a live server.
         self._bucket_ready = False
@@ -51,6 +52,8 @@ class S3BlobStore(BlobStore):
             with self._lock:
                 if not self._bucket_ready:
                     if not self.client.bucket_exists(self.bucket):
+                        if not self.create_bucket:
+                            raise LookupError(f"no such bucket: {self.bucket}")
                         try:
                             self.client.make_bucket(self.bucket)
                         except S3Error as error:

@@ -15,8 +15,8 @@ def open_existing_bucket(name: str, blob_store: Callable[[str], S3BlobStore]) ->
     """The store of bucket `name` built by `blob_store("s3://name")`; InputError if it is missing or unreachable."""
     url = f"s3://{name}"
     store = blob_store(url)
-    # The S3 adapter creates its bucket on first use, which suits writing; asking first means a
-    # mistyped bucket is an error here instead of a new, empty bucket.
+    store.create_bucket = False  # a store that is read: a bucket gone meanwhile is an error, never re-created
+    # Asking first means a mistyped bucket is one clear line here rather than an error on first read.
     try:
         found = store.client.bucket_exists(store.bucket)
     except Exception as error:  # whatever the client raises (refused, DNS, TLS, denied): one clear line
