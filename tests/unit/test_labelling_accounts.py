@@ -74,6 +74,14 @@ def test_a_disabled_accounts_tokens_are_refused_until_it_is_enabled(app, client)
     assert client.get("/api/campaigns", headers=headers).status_code == 200
 
 
+def test_a_disabled_account_is_offered_no_work(app):
+    change(app, accounts.set_disabled, "bob", True)
+    assert change(app, accounts.annotator_names) == ["ann", "eve"]  # a round's default annotators
+    assert [a.name for a in change(app, accounts.list_annotators)] == ["admin", "ann", "eve"]  # the admin form
+    change(app, accounts.set_disabled, "bob", False)
+    assert change(app, accounts.annotator_names) == ["ann", "bob", "eve"]
+
+
 def test_a_new_password_needs_the_minimum_length(app):
     with pytest.raises(accounts.Invalid, match="at least"):
         change(app, accounts.set_password, "ann", "short")

@@ -103,9 +103,9 @@ def find_annotator(conn: Connection, name: str):
 
 
 def list_annotators(conn: Connection) -> list:
-    """Every account (id, name, is_admin), by name."""
+    """Every account that is not disabled (id, name, is_admin), by name: who can be given work."""
     return conn.execute(select(annotators.c.id, annotators.c.name, annotators.c.is_admin)
-                        .order_by(annotators.c.name)).all()
+                        .where(annotators.c.disabled.is_(False)).order_by(annotators.c.name)).all()
 
 
 def _digest(token: str) -> str:
@@ -157,8 +157,9 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 def annotator_names(conn: Connection) -> list[str]:
-    """Every annotator account that is not an admin, by name."""
-    query = select(annotators.c.name).where(annotators.c.is_admin.is_(False)).order_by(annotators.c.name)
+    """Every annotator account that is neither an admin nor disabled, by name."""
+    query = (select(annotators.c.name).where(annotators.c.is_admin.is_(False), annotators.c.disabled.is_(False))
+             .order_by(annotators.c.name))
     return list(conn.execute(query).scalars())
 
 
