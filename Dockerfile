@@ -8,14 +8,15 @@ ENV PATH=/opt/segmad/bin:$PATH
 
 # torch first, from the PyTorch CPU index: PyPI's Linux x86_64 torch wheel depends on the CUDA
 # libraries (several GB) that these CPU services never use. `torch==2.13.0` matches the index's
-# `2.13.0+cpu` build, so the project's exact pin is already satisfied when `pip install .` runs.
+# `2.13.0+cpu` build, which satisfies the [train] extra's torch range when `pip install .[…]` runs.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY services ./services
 COPY proto ./proto
-RUN pip install . && rm -rf /src
+# every extra the services use (the [ui-tests] and [test] extras stay out of the image)
+RUN pip install '.[train,services,stack]' && rm -rf /src
 
 FROM python:3.11-slim
 

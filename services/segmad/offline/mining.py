@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
@@ -10,12 +9,12 @@ from pathlib import Path
 from time import perf_counter
 
 import numpy as np
-from tqdm import tqdm
 
 from segmad.errors import InputError
 from segmad.mad import CandidateHeaps, SizeBounds, size_bounds
 from segmad.offline.layout import PredictionFolders
 from segmad.offline.maps import list_pngs
+from segmad.offline.progress import bar as _bar
 from segmad.offline.scan import mask_fractions, ordered_map, score_image, worker_pool
 
 
@@ -30,11 +29,6 @@ class MiningStats:
     decode_seconds: float
     score_seconds: float
     wall_seconds: float
-
-
-def _bar(total: int, desc: str, progress: bool | None) -> tqdm:
-    # progress=None: a bar only when stderr is a terminal, so logs and pipes get clean lines
-    return tqdm(total=total, desc=desc, unit="img", file=sys.stderr, disable=None if progress is None else not progress)
 
 
 def training_bounds(
