@@ -82,6 +82,7 @@ def torchserve(tmp_path_factory):
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+            server.wait()  # reaped, or the interpreter finds it still running at exit
 
 
 def _wait_ready(url: str, server: subprocess.Popen, timeout_s: float = 40.0) -> None:

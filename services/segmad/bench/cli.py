@@ -11,6 +11,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "select": ("segmad.bench.select", "discrepancy cost per pair and end-to-end `segmad select` time"),
     "labelling": ("segmad.bench.labelling", "p50/p95 latency and ratings/s of 20 annotators over HTTP"),
     "pipeline": ("segmad.bench.pipeline", "mining images/s over the local stack vs in-process, DB writes per image"),
+    "stream": ("segmad.bench.stream", "discrepancy handler over a long stream: images/s, RSS, heap writes per image"),
 }
 
 
