@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sets": ("segmad.commands.sets", "labelled training sets S0 and T0 in the blob store: add | list"),
     "stack": ("segmad.commands.stack", "the local stack of real servers: up | status | down | measure"),
     "models": ("segmad.commands.models", "models served by TorchServe: publish | list | set-default"),
+    "export": ("segmad.commands.export", "a round as a VOC tree, COCO JSON or Label Studio tasks, with provenance"),
+    "import": ("segmad.commands.import_", "masks made in CVAT, Label Studio or a VOC tree into the round's dense campaign, for review"),
 }
 
 
