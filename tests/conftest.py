@@ -1,0 +1,17 @@
+"""The suite's root conftest: `tests` names this folder, whatever else is installed.
+
+label-studio-converter (a test dependency: it reads what `segmad export` writes) installs a
+top-level package named `tests` into site-packages. A regular package found anywhere on sys.path
+beats this folder (a namespace package), so `from tests.unit... import` would reach theirs.
+"""
+
+import sys
+import types
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+
+if list(getattr(sys.modules.get("tests"), "__path__", [])) != [_HERE]:
+    _package = types.ModuleType("tests", __doc__)
+    _package.__path__ = [_HERE]
+    sys.modules["tests"] = _package
