@@ -90,9 +90,11 @@ def test_a_class_above_num_classes_is_an_input_error(case):
 
 
 def test_the_core_functions_are_exported_at_top_level():
+    import segmad.discrepancy.handler  # noqa: F401  (the worker package must not hide the distance)
     from segmad import mad
 
-    for name in ("discrepancy", "size_bounds", "mean_opinion_scores", "select_test_set"):
+    assert segmad.distance is mad.discrepancy
+    for name in ("size_bounds", "mean_opinion_scores", "select_test_set"):
         assert getattr(segmad, name) is getattr(mad, name)
     assert segmad.select is segmad.api.select
     assert set(segmad.__all__) <= set(dir(segmad))
@@ -103,7 +105,7 @@ def test_the_notebook_api_imports_neither_torch_nor_tqdm():
         "import sys, numpy as np, segmad\n"
         "m = {'a': np.zeros((4, 4), np.uint8), 'b': np.ones((4, 4), np.uint8)}\n"
         "segmad.select(target=m, competitors={'g': m}, train_masks=list(m.values()), num_classes=1, n3=1)\n"
-        "segmad.discrepancy, segmad.size_bounds, segmad.mean_opinion_scores, segmad.select_test_set\n"
+        "segmad.distance, segmad.size_bounds, segmad.mean_opinion_scores, segmad.select_test_set\n"
         "print(sorted(n for n in ('torch', 'tqdm', 'sqlalchemy', 'flask') if n in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
