@@ -9,7 +9,9 @@ from segmad.ports.segmenter import ModelRef
 from segmad.inference.handler import TOPICS, InferenceHandler, parse
 from segmad.models import build
 from segmad.runtime.consumer import run_batches
-from round_world import C, FAILS, POOL, ingest, make_ports, register, run_inference, start_round, truth_table
+from round_world import (C, FAILS, POOL, ingest, make_ports, register, run_discrepancy, run_inference, start_round,
+                         truth_table)
+from segmad.rounds import control
 from world_fakes import PlantedModel
 
 
@@ -118,3 +120,50 @@ def test_predictions_catalogued_by_a_worker_that_died_before_announcing_are_anno
     run_batches(ports.bus.subscribe(TOPICS, "inference"), parse, again.handle, ports.bus, stop_when_idle=True)
     assert again.predicted == 0
     assert sorted((e.model, e.image_id) for e in announced(ports)) == sorted((m, i) for m in FAILS for i in POOL[:3])
+
+
+def drop_blob(ports, image_id):
+    """The stored copy of a catalogued image is gone (deleted by hand, a lost bucket)."""
+    ports.blobs.delete(ports.catalog.image(image_id).blob_key)
+
+
+def test_an_image_that_cannot_be_read_is_marked_unusable_and_the_round_mines_the_rest(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:6])
+    run_inference(ports)
+    register(ports, "target", "v1", PlantedModel(truth_table(), C, set()))
+    drop_blob(ports, POOL[2])
+    start_round(ports, tmp_path, round_=1, version="v1")
+    run_inference(ports)  # the round's event: the pool, but one image is gone
+    assert [i for i in POOL[:6] if ports.catalog.prediction(i, "target", "v1")] == POOL[:2] + POOL[3:6]
+    assert list(ports.catalog.unusable_images()) == [POOL[2]]
+    assert "BlobNotFound" in ports.catalog.unusable_images()[POOL[2]]
+    assert control.prediction_progress(ports, 1) == {"pool": 5, "target": 5, "unet": 5, "fcn8s": 5}
+    run_discrepancy(ports)
+    M = control.wait_mined(ports, 1, timeout_s=10)  # what close-mining --wait waits for: it does not wait for it
+    assert M and POOL[2] not in M
+
+
+def test_an_unreadable_new_image_fails_its_event_after_the_others_of_the_poll_are_predicted(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:3])
+    drop_blob(ports, POOL[1])
+    handler = InferenceHandler(ports, C)
+    [first, second, third] = [parse(m) for m in ports.bus.subscribe(TOPICS, "once").poll(100, 0)]
+    with pytest.raises(KeyError):  # BlobNotFound: the consume loop dead-letters this event with the reason
+        handler.handle([first, second, third])
+    assert all(ports.catalog.prediction(i, m, "v0") for i in (POOL[0], POOL[2]) for m in FAILS)
+    assert list(ports.catalog.unusable_images()) == [POOL[1]]
+
+
+def test_a_model_that_fails_on_readable_images_marks_nothing_unusable(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:2])
+
+    def broken(*args):
+        raise ValueError("the model's output has the wrong rank")
+
+    ports.segmenter.predict_many = broken
+    with pytest.raises(ValueError, match="wrong rank"):
+        InferenceHandler(ports, C).handle([parse(m) for m in ports.bus.subscribe(TOPICS, "once").poll(100, 0)])
+    assert ports.catalog.unusable_images() == {}

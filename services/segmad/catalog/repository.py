@@ -96,6 +96,16 @@ class Catalog:
             rows = conn.execute(select(t.rejections).order_by(t.rejections.c.source)).mappings()
             return [Rejection(**row) for row in rows]
 
+    def mark_unusable(self, image_id: str, reason: str) -> None:
+        """Record that no model can predict `image_id` (keeping the latest reason): it leaves every round's pool."""
+        with self.engine.begin() as conn:
+            self._upsert(conn, t.unusable_images, {"image_id": image_id, "reason": reason, "at": now()})
+
+    def unusable_images(self) -> dict[str, str]:
+        """Pool images marked unusable, with their reasons."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(t.unusable_images.c.image_id, t.unusable_images.c.reason)).all())
+
     # Model versions
 
     def add_model_version(self, model: ModelVersion) -> bool:

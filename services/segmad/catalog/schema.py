@@ -60,6 +60,15 @@ rejections = Table(
     Column("at", UtcDateTime, nullable=False),
 )
 
+# Pool images no model can predict (their stored image is gone or unreadable), with the reason:
+# left out of every round's pool, so one bad image cannot stall mining.
+unusable_images = Table(
+    "unusable_images", metadata,
+    Column("image_id", String(128), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
 model_versions = Table(
     "model_versions", metadata,
     Column("name", String(128), primary_key=True),

@@ -2,10 +2,14 @@
 
 An ImageIngested is predicted by every competitor's default version and the target's default
 version; a RoundEvent "mining" has the round's target version predict the whole pool. Work the
-catalog already holds is skipped (and re-announced), so redelivery is harmless.
+catalog already holds is skipped (and re-announced), so redelivery is harmless. An image whose
+stored copy cannot be read is marked unusable in the catalog (it leaves every round's pool) and the
+others are predicted all the same; its ImageIngested then fails, to be dead-lettered with the reason.
 """
 
 from __future__ import annotations
+
+import logging
 
 from segmad import events
 from segmad.ports.bus import IMAGES, ROUNDS, Message
@@ -13,9 +17,11 @@ from segmad.ports.segmenter import ModelRef
 from segmad.pipeline.models import ensure_loaded
 from segmad.ports import Ports
 from segmad.pipeline import stages
+from segmad.runtime.retries import is_transient, reason
 from segmad.pipeline.mining import MINING
 
 TOPICS = (IMAGES, ROUNDS)
+log = logging.getLogger("segmad.inference")
 
 
 def parse(message: Message) -> events.ImageIngested | events.RoundEvent:
@@ -40,19 +46,53 @@ class InferenceHandler:
     def handle(self, batch: list) -> None:
         """Predict the images of a poll with every default model, and a started round's pool."""
         image_ids = sorted({e.image_id for e in batch if isinstance(e, events.ImageIngested)})
+        unreadable = {}
         if image_ids:
-            self._predict([ModelRef(m.name, m.version) for m in self.ports.catalog.default_models()], image_ids)
+            models = [ModelRef(m.name, m.version) for m in self.ports.catalog.default_models()]
+            unreadable = self._predict(models, image_ids)
         for event in batch:
             if isinstance(event, events.RoundEvent) and event.state == MINING:
                 row = self.ports.catalog.round(event.round)
                 if row is not None and row.state == MINING:
-                    self._predict([ModelRef(row.target, row.target_version)], self.ports.catalog.image_ids())
+                    known_bad = self.ports.catalog.unusable_images()
+                    pool = [i for i in self.ports.catalog.image_ids() if i not in known_bad]
+                    self._predict([ModelRef(row.target, row.target_version)], pool)  # a bad image: marked, skipped
         self.ports.bus.flush()  # announcements stored before the loop commits the poll
+        if unreadable:  # the others are done; the loop dead-letters the bad image's event with the reason
+            raise next(iter(unreadable.values()))
 
-    def _predict(self, models: list[ModelRef], image_ids: list[str]) -> None:
+    def _predict(self, models: list[ModelRef], image_ids: list[str]) -> dict[str, Exception]:
+        """Predict the images with the models; the images whose stored copy cannot be read, with why."""
         # All models at once per slice of images: each image is read once, and a remote segmenter
         # serves the models side by side.
         classes = {model: ensure_loaded(self.ports, model, self.num_classes) for model in models}
+        unreadable: dict[str, Exception] = {}
         for start in range(0, len(image_ids), self.batch_size):
             chunk = image_ids[start : start + self.batch_size]
-            self.predicted += stages.predict_with_models(self.ports, classes, chunk)
+            try:
+                self.predicted += stages.predict_with_models(self.ports, classes, chunk)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                bad = self._unreadable(chunk)
+                if not bad:
+                    raise  # every image reads: the models fail, not the images
+                unreadable |= bad
+                rest = [i for i in chunk if i not in bad]
+                if rest:
+                    self.predicted += stages.predict_with_models(self.ports, classes, rest)
+        return unreadable
+
+    def _unreadable(self, image_ids: list[str]) -> dict[str, Exception]:
+        """The images whose stored copy cannot be read, each marked unusable in the catalog."""
+        bad = {}
+        for image_id in image_ids:
+            try:
+                stages.load_images(self.ports, [image_id])
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                self.ports.catalog.mark_unusable(image_id, reason(error))
+                log.warning("image unusable", extra={"image_id": image_id, "error": reason(error)})
+                bad[image_id] = error
+        return bad

@@ -41,9 +41,10 @@ def current_round(catalog: Catalog) -> Round | None:
 
 
 def excluded_images(catalog: Catalog, round_: int) -> frozenset[str]:
-    """Images labelled in earlier rounds."""
-    return frozenset(i for r in catalog.rounds() if r.round < round_
-                     for kind in LABELLED_KINDS for i in catalog.round_images(r.round, kind))
+    """Images labelled in earlier rounds, and images no model can predict (marked unusable)."""
+    labelled = (i for r in catalog.rounds() if r.round < round_
+                for kind in LABELLED_KINDS for i in catalog.round_images(r.round, kind))
+    return frozenset(labelled) | frozenset(catalog.unusable_images())
 
 
 def mining_round(catalog: Catalog, row: Round) -> MiningRound:

@@ -118,6 +118,9 @@ def status(ports: Ports, round_: int) -> dict:
         "pool": len(ports.catalog.image_ids()), "target_predictions": target_maps,
         "heaps": len(records), "candidates": len({m["image"] for h in records for m in h["members"]}),
     }
+    unusable = ports.catalog.unusable_images()
+    if unusable:  # left out of the pool: their stored image cannot be read
+        state["unusable"] = len(unusable)
     for kind, campaign_id in sorted(settings.campaigns.opened().items()):
         p = campaigns.progress(ports, campaign_id)
         state[f"{kind}_campaign"] = f"#{campaign_id} {p['status']}, {p['done']}/{p['expected']} done"
