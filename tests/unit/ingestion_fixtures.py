@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
+import threading
 import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -117,3 +120,24 @@ CORPUS = {
     "animated.gif": animated_gif,
     "rotated.jpg": exif_rotated_jpeg,
 }
+
+
+class _QuietSite(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that gives up (a size limit, a deadline on a drip) is what the tests do
+
+
+@contextlib.contextmanager
+def serve_pages(handler: type[BaseHTTPRequestHandler]):
+    """A local HTTP server answering with `handler`, on a free port; its base URL. Stopped and joined after."""
+    server = _QuietSite(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -10,12 +10,11 @@ import io
 import json
 import os
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-from ingestion_fixtures import (animated_gif, cmyk_jpeg, corrupt_png, encode, exif_rotated_jpeg, noise, png_header,
+from ingestion_fixtures import (serve_pages, animated_gif, cmyk_jpeg, corrupt_png, encode, exif_rotated_jpeg, noise, png_header,
                                 sixteen_bit_png, truncated)
 
 from segmad import bootstrap
@@ -126,22 +125,11 @@ class Pages(BaseHTTPRequestHandler):
         pass
 
 
-class Site(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # a client that gives up on a drip is expected here
-
 
 @pytest.fixture(scope="module")
 def site():
-    server = Site(("127.0.0.1", 0), Pages)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve_pages(Pages) as url:
+        yield url
 
 
 def closed_port() -> int:

@@ -2,12 +2,11 @@
 
 import os
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
-from ingestion_fixtures import encode, halves
+from ingestion_fixtures import encode, halves, serve_pages
 
 from segmad.adapters.blobstore import LocalBlobStore
 from segmad.adapters.s3 import S3BlobStore
@@ -55,22 +54,11 @@ class Pages(BaseHTTPRequestHandler):
         pass
 
 
-class Site(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # a client that stops reading (as a size limit does) is expected here
-
 
 @pytest.fixture(scope="module")
 def site():
-    server = Site(("127.0.0.1", 0), Pages)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve_pages(Pages) as url:
+        yield url
 
 
 def test_a_folder_is_read_recursively_in_order_without_hidden_files(tmp_path):

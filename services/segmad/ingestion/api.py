@@ -6,10 +6,10 @@ import logging
 import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from sqlalchemy import text
 
 from segmad.codec import sha256
 from segmad.ingestion.service import DUPLICATE, INGESTED, ingest_bytes
+from segmad.runtime.probes import database_health
 
 bp = Blueprint("ingestion", __name__)
 log = logging.getLogger("segmad.ingestion")
@@ -59,12 +59,7 @@ def upload():
 @bp.get("/healthz")
 def healthz():
     """200 while the catalog answers, 503 otherwise."""
-    try:
-        with _service().ports.catalog.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as error:  # any failure to reach the database means not healthy
-        return jsonify(status="unavailable", error=str(error)), 503
-    return jsonify(status="ok")
+    return database_health(_service().ports.catalog.connect)
 
 
 @bp.get("/metrics")

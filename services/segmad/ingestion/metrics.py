@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from segmad.ingestion.service import Outcome
+from segmad.runtime.probes import exposition
 
 
 class IngestionMetrics:
@@ -29,9 +27,5 @@ class IngestionMetrics:
             self.rejections.labels(outcome.reason_code).inc()
 
     def exposition(self) -> tuple[bytes, str]:
-        """The text format and its content type; summed over worker processes when they share a directory."""
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
-            MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The text format and its content type, summed over worker processes."""
+        return exposition(self.registry)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
+from flask import Blueprint, Response, current_app, request, request_finished
+from prometheus_client import CollectorRegistry, Counter
 
-from flask import Blueprint, Response, current_app, jsonify, request, request_finished
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import text
+from segmad.runtime.probes import database_health, exposition
 
 bp = Blueprint("health", __name__)
 # Views whose success is a unit of annotators' work, counted by kind.
@@ -33,12 +31,8 @@ class LabellingMetrics:
             self.work.labels(WORK[endpoint]).inc()
 
     def exposition(self) -> tuple[bytes, str]:
-        """The text format and its content type; summed over worker processes when they share a directory."""
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
-            MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The text format and its content type, summed over worker processes."""
+        return exposition(self.registry)
 
 
 def _metrics() -> LabellingMetrics:
@@ -60,12 +54,7 @@ def _install(state) -> None:
 @bp.get("/healthz")
 def healthz():
     """200 while the database answers, 503 otherwise (no sign-in: probes call it)."""
-    try:
-        with current_app.extensions["segmad.engine"].connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as error:  # any failure to reach the database means not healthy
-        return jsonify(status="unavailable", error=str(error)), 503
-    return jsonify(status="ok")
+    return database_health(current_app.extensions["segmad.engine"].connect)
 
 
 @bp.get("/metrics")

@@ -9,6 +9,7 @@ and the trainer put them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 
@@ -46,7 +47,7 @@ class Measures:
     """Measurements of one run's models against the world's truth."""
 
     def __init__(self, ports: Ports, config: RunConfig, train_world: WorldConfig, wild_world: WorldConfig,
-                 meta: PoolMeta | None = None, progress: bool = False):
+                 progress: bool = False):
         self.ports, self.config, self.progress = ports, config, progress
         self.train_world, self.wild_world = train_world, wild_world
         self.C = train_world.num_classes
@@ -57,12 +58,21 @@ class Measures:
         self.wild_shifted = np.array([bool(x.shifts) and x.in_domain
                                       for x in (sample(wild_world, "wild", i) for i in range(config.wild_size))])
         self.bounds = size_bounds(np.stack([class_fractions(m, self.C) for m in self.s0[1]]), self.C)
-        self.pool_meta = meta if meta is not None else pool_meta(wild_world, config.pool_size)
-        self.pool_ids = sorted(self.pool_meta)
         self.segmenter = TorchSegmenter()
         self._on_split: dict[tuple[ModelRef, str], np.ndarray] = {}
         self.baselines_shifted: dict[str, float] = {}
         self.baseline_bookings: list[tuple[str, int | None, Booking]] = []
+
+    @functools.cached_property
+    def pool_meta(self) -> PoolMeta:
+        """Each pool image's shifts and domain: regenerated when first needed, unless the run's seeding
+        recorded them while it ingested the pool (`seed` assigns this attribute)."""
+        return pool_meta(self.wild_world, self.config.pool_size)
+
+    @property
+    def pool_ids(self) -> list[str]:
+        """D's image ids, sorted."""
+        return sorted(self.pool_meta)
 
     # -- models and their scores ------------------------------------------------------------------
 

@@ -69,9 +69,16 @@ def seed(ports: Ports, measures: Measures, zoo: dict[str, nn.Module], progress: 
         sets.put_set(ports, name, [f"{name}-{i:06d}" for i in range(len(images))], images, masks)
     tokens = _accounts(ports, annotator_names(measures.config))
     measures.remember()
-    count = measures.config.pool_size
-    ingest_arrays(ports, ((x.image_id, x.image) for x in (sample(world, "pool", i) for i in range(count))),
-                  source="world:pool", progress=progress)
+    meta = {}
+
+    def pool():  # each image rendered once: ingested, its shifts and domain kept for the measures
+        for i in range(measures.config.pool_size):
+            x = sample(world, "pool", i)
+            meta[x.image_id] = (x.shifts, x.in_domain)
+            yield x.image_id, x.image
+
+    ingest_arrays(ports, pool(), source="world:pool", progress=progress)
+    measures.pool_meta = meta
     return tokens
 
 
