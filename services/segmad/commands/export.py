@@ -1,4 +1,4 @@
-"""`segmad export ROUND --format voc|coco|labelstudio --out DIR`: a round in the formats other tools read."""
+"""`segmad export ROUND --format voc|coco|labelstudio|fiftyone --out DIR`: a round in the formats other tools read."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("round", type=int, metavar="ROUND")
     parser.add_argument("--format", required=True, choices=sorted(WRITERS),
                         help="voc: a PASCAL VOC tree; coco: COCO JSON with RLE masks; labelstudio: a task file "
-                             "with every model's maps as pre-annotations")
+                             "with every model's maps as pre-annotations; fiftyone: a dataset that "
+                             "fo.Dataset.from_dir(DIR, dataset_type=fo.types.FiftyOneDataset) loads")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="a new or empty folder")
 
 

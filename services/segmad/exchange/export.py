@@ -6,11 +6,12 @@ from pathlib import Path
 
 from segmad.errors import InputError
 from segmad.exchange.coco import write_coco
+from segmad.exchange.fiftyone import write_fiftyone
 from segmad.exchange.labelstudio import write_labelstudio
 from segmad.exchange.round_set import load_round
 from segmad.exchange.voc import write_voc
 
-WRITERS = {"voc": write_voc, "coco": write_coco, "labelstudio": write_labelstudio}
+WRITERS = {"voc": write_voc, "coco": write_coco, "labelstudio": write_labelstudio, "fiftyone": write_fiftyone}
 
 
 def export_round(ports, round_: int, format: str, out: Path) -> int:
