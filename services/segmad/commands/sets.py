@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -13,7 +14,7 @@ from segmad import bootstrap
 from segmad.errors import InputError
 from segmad.offline.maps import list_pngs, read_label_map
 from segmad.pipeline import sets
-from segmad.world import WorldConfig, stack
+from segmad.world import WorldConfig, samples
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -25,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("name", metavar="NAME", help="the trainer reads 's0' (S0) and 't0' (T0)")
     source = add.add_mutually_exclusive_group(required=True)
     source.add_argument("--world", action="store_true", help="a split of the synthetic world")
-    source.add_argument("--images", type=Path, metavar="DIR", help="RGB images <id>.png|.jpg, all one size")
-    add.add_argument("--masks", type=Path, metavar="DIR", help="label maps <id>.png for --images")
+    source.add_argument("--images", type=Path, metavar="DIR", help="RGB images <id>.png|.jpg, of any sizes")
+    add.add_argument("--masks", type=Path, metavar="DIR", help="label maps <id>.png, each the size of its image")
     add.add_argument("--num-classes", type=int, metavar="C", help="foreground classes (default: the world's, "
                      "or the largest label in the masks)")
     defaults = WorldConfig()
@@ -40,16 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Add or list sets on the blob store chosen by the environment."""
-    loaded = _read(args) if args.action == "add" else None  # user errors before any connection
+    source = _source(args) if args.action == "add" else None  # user errors before any connection
     ports = bootstrap.build()
     try:
-        if loaded is not None:
-            ids, images, masks, num_classes = loaded
+        if source is not None:
+            items, num_classes = source
             try:
-                sets.put_set(ports, args.name, ids, images, masks, num_classes)
+                sets.put_set_items(ports, args.name, items, num_classes)
             except ValueError as error:
                 raise InputError(str(error)) from None
-            print(f"set {args.name}: {len(ids)} images, C = {sets.manifest(ports, args.name)['num_classes']}")
+            found = sets.manifest(ports, args.name)
+            print(f"set {args.name}: {len(found['images'])} images, C = {found['num_classes']}")
         else:
             rows = [{"name": name, "images": len(m["images"]), "num_classes": m["num_classes"]}
                     for name in sets.set_names(ports) if (m := sets.manifest(ports, name))]
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(args) -> tuple[list[str], np.ndarray, np.ndarray, int | None]:
+def _source(args) -> tuple[Iterator[sets.Item], int | None]:
+    """The set's (id, image, mask) items, read lazily, and C; what can be checked without reading is."""
     try:
         sets.check_name(args.name)
     except ValueError as error:
@@ -69,10 +72,10 @@ def _read(args) -> tuple[list[str], np.ndarray, np.ndarray, int | None]:
         return _world(args)
     if args.masks is None:
         raise InputError("--images needs --masks")
-    return _folders(args.images, args.masks) + (args.num_classes,)
+    return _folders(args.images, args.masks), args.num_classes
 
 
-def _world(args) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+def _world(args) -> tuple[Iterator[sets.Item], int]:
     split = args.split or args.name
     if split not in ("s0", "t0"):
         raise InputError(f"--world needs --split s0|t0 for a set named {args.name!r}")
@@ -85,33 +88,42 @@ def _world(args) -> tuple[list[str], np.ndarray, np.ndarray, int]:
     count = size if args.count is None else args.count
     if not 1 <= count <= size:
         raise InputError(f"--count must be in 1..{size} for split {split}")
-    images, masks = stack(world, split, range(count))
-    return [f"{split}-{i:06d}" for i in range(count)], images, masks, world.num_classes
+    return ((s.image_id, s.image, s.mask) for s in samples(world, split, 0, count)), world.num_classes
 
 
-def _folders(image_dir: Path, mask_dir: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _folders(image_dir: Path, mask_dir: Path) -> Iterator[sets.Item]:
+    """Checks the folders now; the generator reads one image and its mask at a time."""
     if not image_dir.is_dir():
         raise InputError("no such folder", image_dir)
-    files = {p.stem: p for p in sorted(image_dir.iterdir())
-             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES}
+    files: dict[str, Path] = {}
+    for path in sorted(image_dir.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES:
+            if path.stem in files:
+                raise InputError(f"image id {path.stem!r} appears twice in this folder", path)
+            try:
+                files[sets.check_name(path.stem)] = path
+            except ValueError as error:
+                raise InputError(str(error), path) from None
     masks = list_pngs(mask_dir)
     if not files:
         raise InputError("no .png or .jpg images", image_dir)
     if missing := sorted(set(files) - set(masks)):
         raise InputError(f"no mask for {len(missing)} images, e.g. {missing[0]}", mask_dir)
-    ids = sorted(files)
-    images = [_rgb(files[i]) for i in ids]
-    labels = [read_label_map(mask_dir / masks[i]) for i in ids]
-    for i, image, mask in zip(ids, images, labels):
-        if image.shape[:2] != images[0].shape[:2] or mask.shape != image.shape[:2]:
-            raise InputError(f"image {i} or its mask is not {images[0].shape[1]}x{images[0].shape[0]} like the "
-                             "first image (a set's images share one size)", image_dir)
-    return ids, np.stack(images), np.stack(labels)
+    return _pairs(sorted(files), files, {i: mask_dir / masks[i] for i in files})
+
+
+def _pairs(ids: list[str], images: dict[str, Path], masks: dict[str, Path]) -> Iterator[sets.Item]:
+    for image_id in ids:
+        image, mask = _rgb(images[image_id]), read_label_map(masks[image_id])
+        if mask.shape != image.shape[:2]:
+            raise InputError(f"the mask is {mask.shape[1]}x{mask.shape[0]} pixels, its image "
+                             f"{images[image_id].name} is {image.shape[1]}x{image.shape[0]}", masks[image_id])
+        yield image_id, image, mask
 
 
 def _rgb(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         raise InputError(f"cannot read image ({type(error).__name__})", path) from None
