@@ -9,14 +9,20 @@ ENV PATH=/opt/segmad/bin:$PATH
 # torch first, from the PyTorch CPU index: PyPI's Linux x86_64 torch wheel depends on the CUDA
 # libraries (several GB) that these CPU services never use. `torch==2.13.0` matches the index's
 # `2.13.0+cpu` build, which satisfies the [train] extra's torch range when `pip install .[…]` runs.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
+# For GPU inference and fine-tuning build with a CUDA index, e.g.
+#   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 -t segmad:gpu .
+# and give the container the GPU (compose: docker-compose.gpu.yml; Kubernetes: deploy/README.md).
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG TORCH_VERSION=2.13.0
+RUN pip install --index-url ${TORCH_INDEX} torch==${TORCH_VERSION}
 
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY services ./services
 COPY proto ./proto
-# every extra the services use (the [ui-tests] and [test] extras stay out of the image)
-RUN pip install '.[train,services,stack]' && rm -rf /src
+# every extra the services use (the [ui-tests] and [test] extras stay out of the image); [models] runs
+# the cards of models segmad did not build (ONNX Runtime, YAML cards, Hugging Face models)
+RUN pip install '.[train,services,stack,models]' && rm -rf /src
 
 FROM python:3.11-slim
 

@@ -4,9 +4,16 @@ One handler for every model segmad publishes. The .mar holds a TorchScript modul
 normalised (N, 3, H, W) float batch to logits (N, C, H, W) or {"out": logits}, and beside it
 `segmad_model.json`: {"input_size": [H, W], "mean": [r, g, b], "std": [r, g, b], "class_names": [...]}
 with mean/std on the 0..1 scale (torchvision's convention). Each request body is one encoded image
-(PNG, JPEG, ...); it is resized to the declared input size (bilinear) and the label map comes back
-at that size, as an 8-bit greyscale PNG whose pixel values are class indices. The response header
-X-Segmad-Entropy carries the image's mean per-pixel softmax entropy in nats.
+(PNG, JPEG, ...); it is resized to the declared input size (bilinear), and the label map is resized
+back to the image's own size (nearest neighbour): an 8-bit greyscale PNG whose pixel values are
+class indices. The response header X-Segmad-Entropy carries the image's mean per-pixel softmax
+entropy in nats.
+
+A model registered from a card (segmad.cards: TorchScript, ONNX or Python) is archived instead with
+`segmad_card.json` ({"card": ..., "run_classes": [...]}), its artefact as the serialized file, and
+`segmad_cards.zip`, the source of segmad.cards: the handler runs the card with it, so maps come back
+at each image's size in the run's label space. A Python card's entry module must be importable in
+TorchServe's Python (install the team's package into the TorchServe image); ONNX needs onnxruntime.
 
 Standalone on purpose: TorchServe workers (e.g. the pytorch/torchserve image) do not have segmad.
 Exactly one class lives here because TorchServe instantiates the module's only class.
@@ -17,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -24,6 +32,8 @@ import torch
 from PIL import Image
 
 SIDECAR = "segmad_model.json"
+CARD_SIDECAR = "segmad_card.json"
+CARDS_BUNDLE = "segmad_cards.zip"
 ENTROPY_HEADER = "X-Segmad-Entropy"
 
 
@@ -32,6 +42,8 @@ class SegmadHandler:
 
     def __init__(self):
         self.model = None
+        self.card_model = None  # a card's model (segmad.cards.runner.CardModel)
+        self.sizes: list[tuple[int, int]] = []  # the images' own (H, W), to answer maps at that size
         self.spec: dict = {}
         self.initialized = False
 
@@ -39,6 +51,10 @@ class SegmadHandler:
         """Load the TorchScript module and its sidecar from the unpacked archive."""
         model_dir = context.system_properties["model_dir"]
         serialized = context.manifest["model"]["serializedFile"]
+        if os.path.exists(os.path.join(model_dir, CARD_SIDECAR)):
+            self.card_model = load_card_model(model_dir, serialized)
+            self.initialized = True
+            return
         with open(os.path.join(model_dir, SIDECAR)) as handle:
             self.spec = json.load(handle)
         self.model = load_module(os.path.join(model_dir, serialized))
@@ -47,7 +63,9 @@ class SegmadHandler:
     def preprocess(self, data: list[dict]) -> torch.Tensor:
         """Request bodies -> normalised float32 (N, 3, H, W) at the declared input size."""
         height, width = self.spec["input_size"]
-        images = np.stack([decode(body_of(row), (width, height)) for row in data])  # (N, H, W, 3)
+        originals = [Image.open(io.BytesIO(body_of(row))) for row in data]
+        self.sizes = [(image.height, image.width) for image in originals]
+        images = np.stack([fit(image, (width, height)) for image in originals])  # (N, H, W, 3)
         mean = np.asarray(self.spec["mean"], np.float32) * 255.0
         std = np.asarray(self.spec["std"], np.float32) * 255.0
         x = (images.astype(np.float32) - mean) / std
@@ -64,11 +82,16 @@ class SegmadHandler:
         log_p = torch.log_softmax(logits, dim=1)                          # (N, C, H, W)
         entropy = (-(log_p.exp() * log_p).sum(1).clamp_min(0.0)).mean((1, 2))  # (N,)
         maps = logits.argmax(1).to(torch.uint8).numpy()                   # (N, H, W)
-        return [encode_png(m) for m in maps], [float(e) for e in entropy.double()]
+        sizes = self.sizes or [m.shape for m in maps]
+        return [encode_png(resize_nearest(m, *size)) for m, size in zip(maps, sizes)], [float(e) for e in entropy.double()]
 
     def handle(self, data: list[dict], context) -> list[bytes]:
         """TorchServe's entry point: a batch of requests -> a batch of PNG bodies."""
-        pngs, entropies = self.postprocess(self.inference(self.preprocess(data)))
+        if self.card_model is not None:
+            maps, entropy = self.card_model.predict([decode(body_of(row), None) for row in data])
+            pngs, entropies = [encode_png(m) for m in maps], [float(e) for e in entropy]
+        else:
+            pngs, entropies = self.postprocess(self.inference(self.preprocess(data)))
         for idx, entropy in enumerate(entropies):
             context.set_response_content_type(idx, "image/png")
             context.set_response_header(idx, ENTROPY_HEADER, repr(entropy))
@@ -93,12 +116,51 @@ def body_of(row: dict) -> bytes:
     return bytes(body)
 
 
-def decode(body: bytes, size: tuple[int, int]) -> np.ndarray:
-    """uint8 (H, W, 3) RGB of an encoded image, resized bilinearly to size = (W, H) if needed."""
-    image = Image.open(io.BytesIO(body)).convert("RGB")
-    if image.size != size:
+def load_card_model(model_dir: str, serialized: str):
+    """The card's model, run by the segmad.cards source the archive carries."""
+    sys.path.insert(0, os.path.join(model_dir, CARDS_BUNDLE))  # the archive's copy, first: what was archived runs
+    import pkgutil
+
+    import segmad
+
+    # The bundle holds only segmad.cards: a python card's entry in another segmad package (segmad.examples)
+    # comes from an installed segmad, when there is one.
+    segmad.__path__ = pkgutil.extend_path(segmad.__path__, segmad.__name__)
+    from segmad.cards.card import parse_card
+    from segmad.cards.labels import LabelSpace
+    from segmad.cards.runner import CardModel
+
+    with open(os.path.join(model_dir, CARD_SIDECAR)) as handle:
+        spec = json.load(handle)
+    with open(os.path.join(model_dir, serialized), "rb") as handle:
+        artefact = handle.read()
+    with warnings.catch_warnings():  # TorchScript is deprecated in torch but still what many teams export
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return CardModel(parse_card(spec["card"], base_dir=model_dir, stored=True), LabelSpace(tuple(spec["run_classes"])),
+                         artefact or None)
+
+
+def decode(body: bytes, size: tuple[int, int] | None) -> np.ndarray:
+    """uint8 (H, W, 3) RGB of an encoded image, resized bilinearly to size = (W, H) if one is given."""
+    return fit(Image.open(io.BytesIO(body)), size)
+
+
+def fit(image: Image.Image, size: tuple[int, int] | None) -> np.ndarray:
+    """uint8 (H, W, 3) RGB of an image, resized bilinearly to size = (W, H) if one is given and differs."""
+    image = image.convert("RGB")
+    if size is not None and image.size != size:
         image = image.resize(size, Image.BILINEAR)
     return np.asarray(image, dtype=np.uint8)
+
+
+def resize_nearest(label_map: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A label map resized to (height, width) by nearest neighbour at pixel centres."""
+    h, w = label_map.shape
+    if (h, w) == (height, width):
+        return label_map
+    rows = np.minimum(((np.arange(height) + 0.5) * h / height).astype(np.int64), h - 1)
+    cols = np.minimum(((np.arange(width) + 0.5) * w / width).astype(np.int64), w - 1)
+    return label_map[rows[:, None], cols[None, :]]
 
 
 def encode_png(label_map: np.ndarray) -> bytes:

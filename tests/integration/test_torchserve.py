@@ -4,6 +4,7 @@ contract, versions side by side with set-default, and agreement with the in-proc
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import shutil
 import signal
@@ -93,7 +94,7 @@ def _wait_ready(url: str, server: subprocess.Popen, timeout_s: float = 40.0) -> 
         try:
             if requests.get(f"{url}/ping", timeout=1).ok:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # still starting, or a loaded machine
             pass
         time.sleep(0.5)
     pytest.fail(f"torchserve did not answer /ping within {timeout_s} s")
@@ -158,3 +159,41 @@ def test_label_maps_from_torchserve_equal_the_in_process_zoo_model(torchserve, t
     finally:
         segmenter.close()
     assert (served == predict(model, images)).mean() >= 0.9999
+
+
+def test_cards_of_all_three_formats_are_served_at_each_images_size(torchserve, tmp_path):
+    """TorchScript, ONNX and Python (a Hugging Face SegFormer) cards archived by the release port: maps at
+    each image's own size, in the run's label space, equal to the in-process card model's."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("transformers")
+    from segmad.adapters.torchserve_release import TorchServeRelease
+    from segmad.cards import LabelSpace, load_card
+    from segmad.cards.runner import load_card_model
+    from tests.unit.card_models import write_cards
+
+    inference, management_url, store = torchserve
+    space = LabelSpace(tuple(CLASS_NAMES[:4]))
+    release = TorchServeRelease(Management(management_url), store, batch_size=4)
+    rng = np.random.default_rng(3)
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((48, 64), (64, 48), (40, 96), (61, 77))]
+    segmenter = TorchServeSegmenter(f"{inference}?management={management_url}")
+    try:
+        for name, path in write_cards(tmp_path, space).items():
+            if name == "wider":
+                continue  # its entry lives in the tests, which TorchServe's workers cannot import
+            card = load_card(Path(path))
+            local = load_card_model(card, space)
+            if card.format == "python":  # its random initial weights, as `models add` stores them
+                buffer = io.BytesIO()
+                torch.save(local.module.state_dict(), buffer)
+                artefact = buffer.getvalue()
+            else:
+                artefact = card.artefact_path().read_bytes()
+            release.release_card(name, "1", card.with_artefact(None).to_dict(), list(space.names), artefact)
+            served = segmenter.predict(name, "1", images)
+            expected, _ = local.predict(images)
+            for got, want in zip(served, expected):
+                assert got.shape == want.shape
+                assert (got == want).mean() >= 0.999, name
+    finally:
+        segmenter.close()

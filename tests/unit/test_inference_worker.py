@@ -66,7 +66,7 @@ def test_a_poll_is_predicted_in_one_call_per_model(tmp_path):
 def test_a_model_version_missing_from_the_segmenter_is_loaded_from_its_checkpoint(tmp_path):
     ports = make_ports(tmp_path)
     register(ports, "fcn8s", "v2", build("fcn8s", C).eval())
-    ports.segmenter._modules.pop(ModelRef("fcn8s", "v2"))  # as in a fresh worker process
+    ports.segmenter._models.pop(ModelRef("fcn8s", "v2"))  # as in a fresh worker process
     ingest(ports, POOL[:1])
     run_inference(ports)
     assert ModelRef("fcn8s", "v2") in ports.segmenter.models()

@@ -176,6 +176,9 @@ class FlakyRelease(Release):
         if len(self.released) == 1:
             raise ConnectionError("torchserve is restarting")
 
+    def release_card(self, name, version, card, run_classes, artefact):
+        self.release(name, version, None, card["format"], len(run_classes) - 1, 0)
+
 
 def test_a_crash_after_training_finishes_the_round_without_training_again(ports, calls):
     release = FlakyRelease()

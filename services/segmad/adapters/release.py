@@ -18,3 +18,12 @@ class InProcessRelease(Release):
                 input_size: int, class_names: list[str] | None = None) -> None:
         """Serve `module` as (name, version) in this process; the catalog says which version is the default."""
         self.segmenter.register(name, version, module)
+
+    def release_card(self, name: str, version: str, card: dict, run_classes: list[str], artefact: bytes) -> None:
+        """Serve the card's model as (name, version) in this process."""
+        from segmad.cards.card import parse_card
+        from segmad.cards.labels import LabelSpace
+        from segmad.cards.runner import CardModel
+
+        self.segmenter.register(name, version, CardModel(parse_card(card, stored=True), LabelSpace(tuple(run_classes)),
+                                                         artefact or None))

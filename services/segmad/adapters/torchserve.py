@@ -2,8 +2,8 @@
 
 SEGMAD_TORCHSERVE_URL is the inference endpoint, e.g. http://127.0.0.1:8080; the management
 endpoint is the same host at port + 1 (TorchServe's 8080/8081 convention) unless the URL says
-`?management=http://host:port`. Each request's body is a PNG of one image; the answer is a PNG
-label map at the model's declared input size and, in X-Segmad-Entropy, the image's mean
+`?management=http://host:port`. Each request's body is a PNG of one image at its own size; the answer
+is a PNG label map at that size, in the run's label space, and, in X-Segmad-Entropy, the image's mean
 per-pixel softmax entropy (deploy/torchserve/segmad_handler.py). Concurrent requests let
 TorchServe batch them server-side (batch_size / max_batch_delay at registration).
 """
@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse, urlunparse
 import numpy as np
 import requests
 
-from segmad.ports.segmenter import ModelRef, Segmenter, UnknownModel
+from segmad.ports.segmenter import ModelRef, Segmenter, UnknownModel, as_answer
 from segmad.adapters.torchserve_management import Management
 from segmad.codec import decode_png, encode_png
 
@@ -52,28 +52,30 @@ class TorchServeSegmenter(Segmenter):
     def models(self) -> list[ModelRef]:
         return self.management.models()
 
-    def predict(self, name: str, version: str, images: np.ndarray) -> np.ndarray:
+    def predict(self, name: str, version: str, images):
         return self.predict_with_entropy(name, version, images)[0]
 
-    def predict_with_entropy(self, name: str, version: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict_with_entropy(self, name: str, version: str, images):
         return self.predict_many([(ModelRef(name, str(version)), images)])[0]
 
-    def predict_many(self, requests: Sequence[tuple[ModelRef, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def predict_many(self, requests: Sequence[tuple[ModelRef, np.ndarray | Sequence[np.ndarray]]]) -> list[tuple]:
         """Every image of every request in flight together, sent round-robin over the requests so that
         each model's queue on the server fills at once (each model has its own workers)."""
         for _, images in requests:
-            if images.ndim != 4 or images.shape[-1] != 3:
-                raise ValueError(f"expected images of shape (N, H, W, 3), got {images.shape}")
+            for image in images:
+                if image.ndim != 3 or image.shape[-1] != 3:
+                    raise ValueError(f"expected images of shape (H, W, 3), got {image.shape}")
         longest = max((len(images) for _, images in requests), default=0)
         futures = {(r, i): self._pool.submit(self._one, ref.name, str(ref.version), images[i])
                    for i in range(longest) for r, (ref, images) in enumerate(requests) if i < len(images)}
         answers = []
         for r, (_, images) in enumerate(requests):
             got = [futures[r, i].result() for i in range(len(images))]
-            if not got:
-                answers.append((np.zeros((0,) + images.shape[1:3], np.uint8), np.zeros(0)))
-            else:
-                answers.append((np.stack([m for m, _ in got]), np.array([e for _, e in got], dtype=np.float64)))
+            for i, (label_map, _) in enumerate(got):
+                if label_map.shape != images[i].shape[:2]:
+                    raise ValueError(f"TorchServe answered a {label_map.shape} map for a {images[i].shape[:2]} "
+                                     "image: its handler predates native-size maps (republish the model)")
+            answers.append((as_answer(images, [m for m, _ in got]), np.array([e for _, e in got], dtype=np.float64)))
         return answers
 
     def _one(self, name: str, version: str, image: np.ndarray) -> tuple[np.ndarray, float]:

@@ -20,6 +20,8 @@ def torchserve_dir() -> Path:
 
 
 SIDECAR = "segmad_model.json"  # the name deploy/torchserve/segmad_handler.py reads
+CARD_SIDECAR = "segmad_card.json"  # a card's archive: {"card": {...}, "run_classes": [...]}
+CARDS_BUNDLE = "segmad_cards.zip"  # segmad.cards' source, so TorchServe runs cards without segmad installed
 HANDLER = torchserve_dir() / "segmad_handler.py"
 
 
@@ -46,6 +48,39 @@ def build_mar(name: str, version: str, module_path: Path, spec: ModelSpec, expor
         command = [sys.executable, "-m", "model_archiver.model_packaging", "--model-name", archive_name,
                    "--version", version, "--serialized-file", str(module_path), "--handler", str(handler),
                    "--extra-files", str(sidecar), "--export-path", str(export_dir), "--force"]
+        done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise InputError(f"torch-model-archiver failed: {done.stderr.strip()[-500:]}")
+    return export_dir / f"{archive_name}.mar"
+
+
+def cards_bundle(out: Path) -> Path:
+    """A zip of the modules that run a card (segmad.cards and what it imports), importable from the zip."""
+    import zipfile
+
+    package = Path(__file__).resolve().parents[1]  # services/segmad
+    members = ["__init__.py", "errors.py"] + [f"cards/{p.name}" for p in sorted((package / "cards").glob("*.py"))]
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for member in members:
+            bundle.write(package / member, f"segmad/{member}")
+    return out
+
+
+def build_card_mar(name: str, version: str, card: dict, run_classes: list[str], artefact: bytes, export_dir: Path,
+                   handler: Path = HANDLER) -> Path:
+    """export_dir/NAME-VERSION.mar of a card's model: its artefact, the card, and segmad.cards to run it."""
+    if not handler.exists():
+        raise InputError(f"the TorchServe handler is missing: {handler}")
+    export_dir.mkdir(parents=True, exist_ok=True)
+    archive_name = f"{name}-{version}"
+    with tempfile.TemporaryDirectory() as tmp:
+        sidecar, model, bundle = Path(tmp) / CARD_SIDECAR, Path(tmp) / "model.bin", Path(tmp) / CARDS_BUNDLE
+        sidecar.write_text(json.dumps({"card": card, "run_classes": list(run_classes)}))
+        model.write_bytes(artefact)
+        cards_bundle(bundle)
+        command = [sys.executable, "-m", "model_archiver.model_packaging", "--model-name", archive_name,
+                   "--version", version, "--serialized-file", str(model), "--handler", str(handler),
+                   "--extra-files", f"{sidecar},{bundle}", "--export-path", str(export_dir), "--force"]
         done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise InputError(f"torch-model-archiver failed: {done.stderr.strip()[-500:]}")

@@ -13,7 +13,7 @@ from torch import nn
 
 from segmad.ports.release import Release
 from segmad.ports.segmenter import ModelRef
-from segmad.adapters.torchserve_archive import ModelSpec, build_mar
+from segmad.adapters.torchserve_archive import ModelSpec, build_card_mar, build_mar
 from segmad.adapters.torchserve_management import Management
 from segmad.models import MEAN, STD, build
 
@@ -60,5 +60,12 @@ class TorchServeRelease(Release):
         """Archive and register unless TorchServe has the version (a retried release), then set it default."""
         if ModelRef(name, version) not in self.management.models():
             mar = archive_module(name, version, module, arch, num_classes, input_size, class_names, self.model_store)
+            self.management.register(name, mar.name, self.batch_size, self.max_batch_delay_ms)
+        self.management.set_default(name, version)
+
+    def release_card(self, name: str, version: str, card: dict, run_classes: list[str], artefact: bytes) -> None:
+        """Archive the card's model with segmad.cards, register it unless TorchServe has it, make it the default."""
+        if ModelRef(name, version) not in self.management.models():
+            mar = build_card_mar(name, version, card, run_classes, artefact, Path(self.model_store))
             self.management.register(name, mar.name, self.batch_size, self.max_batch_delay_ms)
         self.management.set_default(name, version)

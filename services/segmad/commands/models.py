@@ -1,4 +1,4 @@
-"""`segmad models publish|list|set-default`: models served by TorchServe."""
+"""`segmad models add|list|publish|set-default`: the models of the rounds (catalog) and of TorchServe."""
 
 from __future__ import annotations
 
@@ -33,14 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pub.add_argument("--max-batch-delay", type=int, default=20, help="ms to wait to fill a batch (default 20)")
     pub.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     pub.add_argument("--set-default", action="store_true", help="make this version the default")
-    add = sub.add_parser("add", help="make a checkpoint a model version the rounds use: blob store, catalog, "
+    add = sub.add_parser("add", help="make a model a version the rounds use: blob store, catalog, "
                                      "and TorchServe when SEGMAD_TORCHSERVE_URL is set")
     add.add_argument("name", help="the target is usually called `target`; competitors by their architecture")
-    add.add_argument("--checkpoint", type=Path, required=True, help="a segmad checkpoint (`segmad zoo` format)")
-    add.add_argument("--role", choices=("target", "competitor"), required=True)
+    model = add.add_mutually_exclusive_group(required=True)
+    model.add_argument("--card", type=Path, help="a model card (.yaml/.json: TorchScript, ONNX or Python model; "
+                                                 "see README, Your own models); checked on probe images first")
+    model.add_argument("--checkpoint", type=Path, help="a segmad checkpoint (`segmad zoo` format)")
+    add.add_argument("--role", choices=("target", "competitor"), help="required with --checkpoint; "
+                                                                        "a card may say it")
     add.add_argument("--version", default="v0", help="default v0 (the trainer names round N's version vN)")
     add.add_argument("--no-default", action="store_true", help="do not make it the version new rounds use")
-    listing = sub.add_parser("list", help="show the registered models and versions")
+    listing = sub.add_parser("list", help="show the models and versions: the catalog's, or TorchServe's with --torchserve")
+    listing.add_argument("--served", action="store_true", help="TorchServe's registrations (batch size, workers) "
+                                                                "instead of the catalog's models")
     listing.add_argument("--format", choices=("table", "json"), default="table")
     default = sub.add_parser("set-default", help="make VERSION the version /predictions/NAME answers with")
     default.add_argument("name")
@@ -51,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     """Add, publish, list or switch; errors from TorchServe become user errors."""
     if args.action == "add":
         return _add(args)
+    if args.action == "list" and not (args.served or args.torchserve):
+        return _list_catalog(args.format)
     url = args.torchserve or settings.load().torchserve_url
     if not url:
         raise InputError("no TorchServe: pass --torchserve URL or set SEGMAD_TORCHSERVE_URL")
@@ -76,14 +84,52 @@ def _add(args: argparse.Namespace) -> int:
     from segmad import bootstrap
     from segmad.publish.register import add_model
 
+    from segmad.publish.register import add_card
+
+    if args.checkpoint is not None and args.role is None:
+        raise InputError("--checkpoint needs --role target|competitor")
+    if args.card is not None and not args.card.is_file():
+        raise InputError(f"no such card: {args.card}")
     ports = bootstrap.build()
     try:
-        row = add_model(ports, args.name, args.version, args.checkpoint, args.role, not args.no_default)
+        if args.card is not None:
+            row = add_card(ports, args.name, args.version, args.card, args.role, not args.no_default)
+        else:
+            row = add_model(ports, args.name, args.version, args.checkpoint, args.role, not args.no_default)
     except (ManagementError, requests.ConnectionError) as error:
         raise InputError(f"TorchServe: {error}") from error
     finally:
         ports.close()
     print(f"added {row.role} {row.name}@{row.version} ({row.arch})")
+    return 0
+
+
+def _list_catalog(output: str) -> int:
+    """The catalog's models: role, format, classes (the model's own), versions, the default marked."""
+    from segmad import bootstrap
+
+    ports = bootstrap.build()
+    try:
+        rows = []
+        for version in ports.catalog.model_versions():
+            metrics = version.metrics
+            default = ports.catalog.default_version(version.name)
+            rows.append({"name": version.name, "version": version.version, "role": version.role,
+                         "format": metrics.get("format", "zoo"), "arch": version.arch,
+                         "classes": metrics.get("classes") or metrics.get("run_classes")
+                         or f"C = {metrics.get('num_classes', '?')}",
+                         "default": version.version == default, "parent": version.parent_version,
+                         "trained_on_round": version.trained_on_round})
+    finally:
+        ports.close()
+    if output == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':<20} {'version':<8} {'default':<8} {'role':<11} {'format':<12} classes")
+    for r in rows:
+        classes = r["classes"] if isinstance(r["classes"], str) else ", ".join(r["classes"])
+        print(f"{r['name']:<20} {r['version']:<8} {'yes' if r['default'] else '':<8} {r['role']:<11} "
+              f"{r['format']:<12} {classes[:60]}")
     return 0
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from segmad.cards.labels import resize_nearest
 from segmad.labelling import masks, rating
 from segmad.labelling.campaigns import campaign_for, describe, get_item, list_campaigns
 from segmad.labelling.db import get_db
 from segmad.labelling.errors import Forbidden, Invalid, NotFound
-from segmad.labelling.palette import decode_label_map, overlay_png
+from segmad.labelling.palette import decode_label_map, image_size, overlay_png
 from segmad.labelling.security import login_required
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -66,6 +68,21 @@ def _picture(data: bytes, mimetype: str) -> Response:
     response = Response(data, mimetype=mimetype)
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def prediction_at_image_size(item, key: str) -> np.ndarray:
+    """A stored prediction of the item at its image's size, resized nearest-neighbour if it is not.
+
+    Maps stored by older versions, or by a model that answered at its own input size, may differ;
+    the editor paints on the image's pixels and the overlay lies on the image, so neither may get
+    another size.
+    """
+    label_map = decode_label_map(blobs().get(key))
+    try:
+        height, width = image_size(blobs().get(item.image_key))
+    except ValueError:
+        return label_map  # no image to match: the page cannot show the item anyway
+    return resize_nearest(label_map, height, width)
 
 
 @bp.get("/campaigns")
@@ -131,7 +148,7 @@ def overlay(campaign_id: int, item_id: int):
     item = get_item(db, campaign_id, item_id)
     if not item.prediction_key:
         raise NotFound("this item has no target prediction")
-    return _picture(overlay_png(decode_label_map(blobs().get(item.prediction_key))), "image/png")
+    return _picture(overlay_png(prediction_at_image_size(item, item.prediction_key)), "image/png")
 
 
 def _raw(label_map) -> Response:
@@ -143,7 +160,7 @@ def _raw(label_map) -> Response:
 @bp.get("/campaigns/<int:campaign_id>/items/<int:item_id>/labels")
 @login_required
 def labels(campaign_id: int, item_id: int):
-    """A label map as raw H·W bytes: ?model=NAME for a prediction, ?mask=1 for the saved mask."""
+    """A label map as raw H·W bytes at the image's size: ?model=NAME for a prediction, ?mask=1 for the saved mask."""
     db = get_db()
     campaign = campaign_for(db, campaign_id, g.user)
     item = get_item(db, campaign_id, item_id)
@@ -154,14 +171,15 @@ def labels(campaign_id: int, item_id: int):
         # Someone else's mask is visible only while it waits for review (or to admins).
         if not (g.user.is_admin or item.assigned_to == g.user.id or mask.status == "submitted"):
             raise Forbidden("this mask belongs to another annotator")
+        # A saved mask was checked against the image's size when it was saved (masks.check_mask).
         return _raw(decode_label_map(blobs().get(mask.mask_key)))
     models = json.loads(item.prediction_keys or "{}")
     model = request.args.get("model", "")
     if campaign.kind == "weak" and model in ("", "target"):
-        return _raw(decode_label_map(blobs().get(item.prediction_key)))
+        return _raw(prediction_at_image_size(item, item.prediction_key))
     if model not in models:
         raise NotFound(f"no prediction of model {model!r} for this item")
-    return _raw(decode_label_map(blobs().get(models[model])))
+    return _raw(prediction_at_image_size(item, models[model]))
 
 
 @bp.get("/campaigns/<int:campaign_id>/items/<int:item_id>")

@@ -26,12 +26,20 @@ def _batches(items: Sequence, size: int):
         yield items[start : start + size]
 
 
-def load_images(ports: Ports, image_ids: Sequence[str]) -> np.ndarray:
-    """The stored RGB images, stacked (N, H, W, 3); LookupError for an id the catalog lacks."""
+def read_images(ports: Ports, image_ids: Sequence[str]) -> list[np.ndarray]:
+    """The stored RGB images (H, W, 3), each at its own size; LookupError for an id the catalog lacks."""
     images = ports.catalog.images_by_id(image_ids)
     if missing := [i for i in image_ids if i not in images]:
         raise LookupError(f"images not in the catalog: {', '.join(missing[:5])}")
-    return np.stack([decode_png(data) for data in ports.blobs.get_many([images[i].blob_key for i in image_ids])])
+    return [decode_png(data) for data in ports.blobs.get_many([images[i].blob_key for i in image_ids])]
+
+
+def load_images(ports: Ports, image_ids: Sequence[str]) -> np.ndarray:
+    """The stored RGB images stacked (N, H, W, 3), for images of one size (the synthetic world's)."""
+    images = read_images(ports, image_ids)
+    if len({image.shape for image in images}) > 1:
+        raise ValueError("the images differ in size; read them with read_images")
+    return np.stack(images)
 
 
 def load_prediction(ports: Ports, model: ModelRef, image_id: str) -> np.ndarray:
@@ -82,8 +90,8 @@ def _predict_new(ports: Ports, models: Mapping[ModelRef, int], todo: Mapping[Mod
     if not todo:
         return 0
     needed = sorted({i for ids in todo.values() for i in ids})
-    images = dict(zip(needed, load_images(ports, needed)))
-    answers = ports.segmenter.predict_many([(model, np.stack([images[i] for i in ids])) for model, ids in todo.items()])
+    images = dict(zip(needed, read_images(ports, needed)))  # any sizes: each map comes back at its image's
+    answers = ports.segmenter.predict_many([(model, [images[i] for i in ids]) for model, ids in todo.items()])
     blobs, rows = [], []
     for (model, ids), (labels, entropy) in zip(todo.items(), answers):
         for image_id, label_map, h in zip(ids, labels, entropy):

@@ -21,3 +21,11 @@ class Release(abc.ABC):
         `arch`, `num_classes`, `input_size` (square, pixels) and `class_names` (background first)
         describe the module to a server that loads it without segmad's code.
         """
+
+    @abc.abstractmethod
+    def release_card(self, name: str, version: str, card: dict, run_classes: list[str], artefact: bytes) -> None:
+        """Serve a model described by a card (segmad.cards) as `version` of `name`, the default of its name.
+
+        `card` is the card's mapping (its artefact field unset), `run_classes` the run's label space,
+        `artefact` the TorchScript/ONNX file or the Python model's state dict (empty: none).
+        """

@@ -14,6 +14,13 @@ class ModelRef(NamedTuple):
     version: str
 
 
+def as_answer(images, maps: list[np.ndarray]):
+    """Maps as the caller gave the images: an array (N, H, W) for an array (N, H, W, 3), else a list."""
+    if isinstance(images, np.ndarray):
+        return np.stack(maps) if maps else np.zeros((0,) + images.shape[1:3], np.uint8)
+    return list(maps)
+
+
 class UnknownModel(KeyError):
     """No model registered under that name and version."""
 
@@ -26,14 +33,18 @@ class Segmenter(abc.ABC):
         """Every registered (name, version), sorted."""
 
     @abc.abstractmethod
-    def predict(self, name: str, version: str, images: np.ndarray) -> np.ndarray:
-        """uint8 label maps (N, H, W) of uint8 images (N, H, W, 3); UnknownModel if not registered."""
+    def predict(self, name: str, version: str, images: np.ndarray | Sequence[np.ndarray]):
+        """uint8 label maps in the run's label space, each at its image's size; UnknownModel if not registered.
+
+        Images are uint8 (H, W, 3), of any sizes: given as an array (N, H, W, 3) the maps come back as
+        an array (N, H, W); given as a list, as a list.
+        """
 
     @abc.abstractmethod
-    def predict_with_entropy(self, name: str, version: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Label maps (N, H, W) and each image's mean per-pixel softmax entropy in nats (N,)."""
+    def predict_with_entropy(self, name: str, version: str, images: np.ndarray | Sequence[np.ndarray]):
+        """The label maps (as `predict`) and each image's mean per-pixel softmax entropy in nats (N,)."""
 
-    def predict_many(self, requests: Sequence[tuple[ModelRef, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def predict_many(self, requests: Sequence[tuple[ModelRef, np.ndarray | Sequence[np.ndarray]]]) -> list[tuple]:
         """predict_with_entropy of each (model version, images), in order; an adapter may serve them at once."""
         return [self.predict_with_entropy(ref.name, ref.version, images) for ref, images in requests]
 

@@ -184,8 +184,15 @@ def close_mining(ports: Ports, round_: int, annotators: Sequence[str] | None = N
             raise InputError(f"mining of round {round_} is not complete: images without a prediction: "
                              + ", ".join(f"{name} {n}" for name, n in sorted(missing.items()))
                              + " (wait for the inference worker, or pass --force)")
-    _, heaps = mined(ports, round_)
+    mining, heaps = mined(ports, round_)
     images = heaps.candidates()
+    counts = prediction_progress(ports, round_)
+    if not images and all(n == counts["pool"] for n in counts.values()):
+        # Every map is stored but no discrepancy worker scored them (an embedded run, or maps
+        # imported with `segmad predictions import`): mine the pool in one pass, as the workers would.
+        pool = sorted(set(ports.catalog.image_ids()) - mining.excluded)
+        images = stages.mine(ports, round_, mining.target, mining.competitors, pool, mining.bounds,
+                             mining.n3).candidates()
     if not images:
         raise InputError(f"round {round_} has no candidates yet: are the discrepancy workers running?")
     people = campaigns.annotator_names(ports, annotators)

@@ -24,14 +24,17 @@ from segmad.ports.segmenter import ModelRef
 from segmad.catalog.records import Evaluation, ModelVersion, Round
 from segmad.codec import decode_png
 from segmad.errors import InputError
-from segmad.pipeline.models import ensure_loaded
+from segmad.cards.card import parse_card
+from segmad.cards.training import RunSpaceModule, artefact_of, trainable_masks
+from segmad.pipeline.models import ensure_loaded, is_card, load_card_version
 from segmad.mad import ConfusionMatrix
 from segmad.models import build
 from segmad.models.train import FinetuneConfig, finetune
 from segmad.ports import Ports
 from segmad.pipeline.keys import checkpoint_key, label_key
+from segmad.trainer.hook import run_hook
 from segmad.trainer.progress import Listener, ProgressReport, training_progress
-from segmad.pipeline.sets import load_set, manifest
+from segmad.pipeline.sets import iter_set, load_set, manifest
 from segmad.pipeline.stages import load_images
 from segmad.catalog.states import DONE, TRAINING
 
@@ -93,7 +96,8 @@ def _parent(ports: Ports, row: Round) -> ModelVersion:
 def _train_and_release(ports: Ports, row: Round, config: FinetuneConfig, report: ProgressReport) -> ModelVersion:
     """v{N}, trained now unless the catalog has it, served and made the default; the parent if S is empty."""
     parent, num_classes = _parent(ports, row), _num_classes(ports, row)
-    s0, t0 = load_set(ports, "s0")[1:], load_set(ports, "t0")[1:]
+    size = training_size(ports)
+    s0, t0 = load_set(ports, "s0", size=size)[1:], load_set(ports, "t0", size=size)[1:]
     known = ports.catalog.model_version(row.target, version_of(row.round))
     if known is not None and known.trained_on_round != row.round:
         raise InputError(f"{row.target}@{known.version} exists but was not trained on round {row.round}")
@@ -106,19 +110,62 @@ def _train_and_release(ports: Ports, row: Round, config: FinetuneConfig, report:
         # stays as it is, as in the embedded loop.
         if not pairs or row.settings.measure_only:
             return parent
+        card = parse_card(parent.metrics["card"], stored=True) if is_card(parent) else None
+        if card is not None and not card.trainable:  # ONNX, or a team that trains elsewhere: its hook
+            report.phase("fine-tuning", reused=False, hook=card.train.command, counterexamples=len(pairs))
+            known = _train_by_hook(ports, row, parent, card, pairs)
+            return _publish(ports, known, None, num_classes, row, s0, report)
         report.phase("fine-tuning", reused=False, lr_grid=list(config.lr_grid), counterexamples=len(pairs))
         s_images, s_masks = _labelled(ports, pairs, s0[0].shape[1:3])
-        module, history = finetune(_load(ports, parent, num_classes), s_images, s_masks, *s0, *t0, config,
-                                   progress=False, on_step=report.step)
+        start = _load(ports, parent, num_classes)
+        if isinstance(start, RunSpaceModule):  # run classes the card's model cannot predict: ignored
+            s_masks, s0 = trainable_masks(s_masks, start), (s0[0], trainable_masks(s0[1], start))
+        module, history = finetune(start, s_images, s_masks, *s0, *t0, config, progress=False, on_step=report.step)
         metrics = _shaped(history) | {"num_classes": num_classes, "counterexamples": len(pairs),
                                       "counterexample_rounds": sorted({r for r, _ in pairs})}
         known = _store(ports, row, parent, version_of(row.round), module, metrics)
+    return _publish(ports, known, module, num_classes, row, s0, report)
+
+
+def _publish(ports: Ports, known: ModelVersion, module: nn.Module | None, num_classes: int, row: Round, s0,
+             report: ProgressReport) -> ModelVersion:
+    """Serve v{N} where the segmenter predicts and make it the default."""
     report.phase("publishing")
     names = row.settings.class_names
-    ports.release.release(known.name, known.version, module if module is not None else _load(ports, known, num_classes),
-                          known.arch, num_classes, int(s0[0].shape[1]), ["background", *names] if names else None)
+    if is_card(known):
+        ports.release.release_card(known.name, known.version, known.metrics["card"], known.metrics["run_classes"],
+                                   ports.blobs.get(known.blob_key))
+    else:
+        ports.release.release(known.name, known.version,
+                              module if module is not None else _load(ports, known, num_classes), known.arch,
+                              num_classes, int(s0[0].shape[1]), ["background", *names] if names else None)
     ports.catalog.set_default_version(known.name, known.version)
     return known
+
+
+def _train_by_hook(ports: Ports, row: Round, parent: ModelVersion, card, pairs: list[tuple[int, str]]) -> ModelVersion:
+    """v{N} from the card's training hook (trainer/hook.py), checked on probe images before it is stored."""
+    from segmad.cards.labels import LabelSpace
+    from segmad.cards.runner import CardModel
+    from segmad.publish.register import check_card_model
+
+    space = LabelSpace(tuple(parent.metrics["run_classes"]))
+    s = [(image_id, load_images(ports, [image_id])[0], decode_png(ports.blobs.get(label_key(r, image_id))))
+         for r, image_id in pairs]
+    splits = {"train": s + list(iter_set(ports, "s0")), "val": list(iter_set(ports, "t0"))}
+    artefact = run_hook(card, space, ports.blobs.get(parent.blob_key), splits)
+    try:
+        check_card_model(CardModel(card, space, artefact))
+    except InputError as error:
+        raise InputError(f"what the training hook wrote is not a model its card can run: {error}") from error
+    key = checkpoint_key(row.target, version_of(row.round))
+    ports.blobs.put(key, artefact)
+    metrics = {k: parent.metrics[k] for k in ("card", "run_classes", "format", "classes", "num_classes")
+               if k in parent.metrics} | {"counterexamples": len(pairs), "trained_by": "hook",
+                                          "counterexample_rounds": sorted({r for r, _ in pairs})}
+    ports.catalog.add_model_version(ModelVersion(row.target, version_of(row.round), parent.arch, "target", key,
+                                                 parent.version, row.round, metrics))
+    return ports.catalog.model_version(row.target, version_of(row.round))
 
 
 def counterexamples(ports: Ports, round_: int) -> list[tuple[int, str]]:
@@ -156,7 +203,25 @@ def _num_classes(ports: Ports, row: Round) -> int:
     return int(row.settings.num_classes or manifest(ports, "s0")["num_classes"])
 
 
+def training_size(ports: Ports) -> tuple[int, int] | None:
+    """The (H, W) fine-tuning works at: S0's image size, the most common one when its images differ."""
+    sizes = (manifest(ports, "s0") or {}).get("sizes")
+    if not sizes:
+        return None  # a set stored before sizes were recorded: one size, load_set stacks it as it is
+    counts: dict[tuple[int, int], int] = {}
+    for h, w in sizes:
+        counts[(h, w)] = counts.get((h, w), 0) + 1
+    return max(counts, key=counts.get) if len(counts) > 1 else None
+
+
 def _load(ports: Ports, version: ModelVersion, num_classes: int) -> nn.Module:
+    """The version's module as the recipe trains it: a zoo network, or a card's model in the run's space."""
+    if is_card(version):
+        if not parse_card(version.metrics["card"], stored=True).trainable:
+            raise InputError(f"{version.name}@{version.version} is a {version.metrics.get('format')} model segmad "
+                             "cannot fine-tune: give its card a train.command hook")
+        model = load_card_version(ports, ModelRef(version.name, version.version))
+        return RunSpaceModule(model.card, model.module, model.space).eval()
     state = torch.load(io.BytesIO(ports.blobs.get(version.blob_key)), map_location="cpu", weights_only=True)
     module = build(version.arch, int(version.metrics.get("num_classes", num_classes)))
     module.load_state_dict(state)
@@ -172,11 +237,18 @@ def _shaped(history: dict) -> dict:
 
 def _store(ports: Ports, row: Round, parent: ModelVersion, version: str, module: nn.Module,
            metrics: dict) -> ModelVersion:
-    """Checkpoint first, catalog row second: the row is what says v{N} exists."""
-    buffer = io.BytesIO()
-    torch.save(module.state_dict(), buffer)
+    """Checkpoint first, catalog row second: the row is what says v{N} exists. A card's model keeps its
+    card (and the run's label space) with the new weights as its artefact."""
+    if isinstance(module, RunSpaceModule):
+        data = artefact_of(module.card, module.inner)
+        metrics = metrics | {k: parent.metrics[k] for k in ("card", "run_classes", "format", "classes")
+                             if k in parent.metrics}
+    else:
+        buffer = io.BytesIO()
+        torch.save(module.state_dict(), buffer)
+        data = buffer.getvalue()
     key = checkpoint_key(row.target, version)
-    ports.blobs.put(key, buffer.getvalue())
+    ports.blobs.put(key, data)
     model = ModelVersion(row.target, version, parent.arch, "target", key, parent.version, row.round, metrics)
     ports.catalog.add_model_version(model)
     return ports.catalog.model_version(row.target, version)
@@ -185,7 +257,7 @@ def _store(ports: Ports, row: Round, parent: ModelVersion, version: str, module:
 def _evaluate(ports: Ports, row: Round, new: ModelVersion) -> None:
     """The parent target and every competitor on T0 and T(N); the new version on T0. Stored rows are kept."""
     num_classes = _num_classes(ports, row)
-    _, *t0 = load_set(ports, "t0")
+    _, *t0 = load_set(ports, "t0", size=training_size(ports))
     size = t0[0].shape[1:3]
     test = [(row.round, i) for i in ports.catalog.round_images(row.round, "test")]
     t_n = _labelled(ports, test, size) if test else None
