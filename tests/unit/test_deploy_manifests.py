@@ -17,7 +17,7 @@ from segmad.commands.serve import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-K8S = sorted((ROOT / "deploy" / "k8s").glob("*.yaml"))
+K8S = sorted((ROOT / "deploy" / "k8s").rglob("*.yaml"))  # keda/ too: applied once KEDA is installed
 SECRET_NAME = "segmad-secrets"
 
 DATABASE = {"SEGMAD_DATABASE_URL"}
@@ -93,7 +93,7 @@ def secret_keys_referenced() -> list[dict]:
 
 def test_compose_file_follows_the_compose_specification():
     result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-                             str(COMPOSE)], capture_output=True, text=True)
+                             str(COMPOSE), str(ROOT / "docker-compose.gpu.yml")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -260,3 +260,120 @@ def test_the_handler_folder_comes_from_segmad_torchserve_dir_when_set(monkeypatc
     assert (torchserve_dir() / "segmad_handler.py").exists()
     monkeypatch.setenv("SEGMAD_TORCHSERVE_DIR", str(tmp_path))
     assert torchserve_dir() == tmp_path
+
+
+# -- scaling the bus workers on consumer lag (KEDA ScaledObjects in deploy/k8s/keda/) -----------------
+
+# The ScaledObject spec of KEDA 2.x (its CRD, keda.sh_scaledobjects.yaml), strict as kubernetes-validate
+# is for the built-in kinds, which it cannot check: a trigger's metadata is a map of strings.
+SCALED_OBJECT = {
+    "type": "object", "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "keda.sh/v1alpha1"}, "kind": {"const": "ScaledObject"},
+        "metadata": {"type": "object", "required": ["name", "namespace"]},
+        "spec": {
+            "type": "object", "required": ["scaleTargetRef", "triggers"], "additionalProperties": False,
+            "properties": {
+                "scaleTargetRef": {"type": "object", "required": ["name"], "additionalProperties": False,
+                                   "properties": {"name": {"type": "string"}, "kind": {"type": "string"},
+                                                  "apiVersion": {"type": "string"},
+                                                  "envSourceContainerName": {"type": "string"}}},
+                **{name: {"type": "integer", "minimum": 0} for name in (
+                    "pollingInterval", "cooldownPeriod", "initialCooldownPeriod", "idleReplicaCount",
+                    "minReplicaCount", "maxReplicaCount")},
+                "fallback": {"type": "object"}, "advanced": {"type": "object"},
+                "triggers": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "required": ["type", "metadata"], "additionalProperties": False,
+                    "properties": {"type": {"type": "string"}, "name": {"type": "string"},
+                                   "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+                                   "authenticationRef": {"type": "object"}, "metricType": {"type": "string"},
+                                   "useCachedMetrics": {"type": "boolean"}}}},
+            },
+        },
+    },
+}
+# The Kafka scaler's parameters (keda.sh/docs/2.17/scalers/apache-kafka/).
+KAFKA_SCALER = {"bootstrapServers", "consumerGroup", "topic", "lagThreshold", "activationLagThreshold",
+                "offsetResetPolicy", "allowIdleConsumers", "scaleToZeroOnInvalidOffset", "excludePersistentLag",
+                "limitToPartitionsWithLag", "ensureEvenDistributionOfPartitions", "version", "partitionLimitation",
+                "sasl", "saslTokenProvider", "tls", "unsafeSsl", "awsRegion"}
+BUS_WORKERS = ("inference", "discrepancy")  # the services that consume the bus as a group and may scale out
+
+
+def scaled_objects() -> list[dict]:
+    return [d for d in k8s_documents() if d["kind"] == "ScaledObject"]
+
+
+def worker_subscription(service: str, monkeypatch) -> tuple[str, tuple[str, ...]]:
+    """(consumer group, topics) that `segmad serve SERVICE` consumes, as its server hands them to serve_worker."""
+    import importlib
+
+    from segmad.runtime.services import SERVICES as MODULES
+
+    server, calls = importlib.import_module(MODULES[service]), []
+    monkeypatch.setattr(server, "serve_worker", lambda name, topics, *args, **kwargs: calls.append((name, tuple(topics))))
+    server.serve("127.0.0.1", 0)
+    [call] = calls
+    return call
+
+
+def k8s_bus() -> dict:
+    """KafkaBus arguments of the ConfigMap's SEGMAD_BUS, with the adapter's defaults filled in."""
+    import inspect
+
+    from segmad.adapters.kafka import KafkaBus, parse_bus_url
+
+    [config] = [d["data"] for d in k8s_documents() if d["kind"] == "ConfigMap" and "SEGMAD_BUS" in d.get("data", {})]
+    defaults = {name: p.default for name, p in inspect.signature(KafkaBus).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, **parse_bus_url(config["SEGMAD_BUS"])}
+
+
+def test_scaled_objects_follow_kedas_schema_and_its_kafka_scaler():
+    import jsonschema
+
+    assert scaled_objects(), "deploy/k8s/keda/ holds no ScaledObject"
+    for scaled in scaled_objects():
+        jsonschema.validate(scaled, SCALED_OBJECT)
+        for trigger in scaled["spec"]["triggers"]:
+            assert trigger["type"] == "kafka"
+            metadata = trigger["metadata"]
+            assert set(metadata) <= KAFKA_SCALER and {"bootstrapServers", "consumerGroup", "topic"} <= set(metadata)
+            assert metadata["lagThreshold"].isdigit() and int(metadata["lagThreshold"]) > 0
+            # segmad's consumers start a new group at the earliest offset: KEDA must count lag the same way.
+            assert metadata["offsetResetPolicy"] == "earliest"
+        assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"]
+
+
+def test_consumers_start_new_groups_at_the_earliest_offset_as_the_scalers_assume():
+    import inspect
+
+    from segmad.adapters.kafka import KafkaBusConsumer
+
+    assert 'auto_offset_reset="earliest"' in inspect.getsource(KafkaBusConsumer)
+
+
+@pytest.mark.parametrize("service", BUS_WORKERS)
+def test_each_bus_worker_scales_on_the_lag_of_the_group_and_topic_it_consumes(service, monkeypatch):
+    group, topics = worker_subscription(service, monkeypatch)
+    bus = k8s_bus()
+    prefix = f"{bus['namespace']}." if bus.get("namespace") else ""  # KafkaBus names groups and topics so
+    deployments = {d["metadata"]["name"]: d for d in k8s_documents() if d["kind"] == "Deployment"}
+    target = [name for name, d in deployments.items()
+              if any(c.get("args", [])[:2] == ["serve", service] for c in d["spec"]["template"]["spec"]["containers"])]
+    [scaled] = [s for s in scaled_objects() if s["spec"]["scaleTargetRef"]["name"] in target]
+    assert scaled["metadata"]["namespace"] == deployments[target[0]]["metadata"]["namespace"]
+    assert scaled["spec"]["scaleTargetRef"].get("kind", "Deployment") == "Deployment"
+    [trigger] = scaled["spec"]["triggers"]
+    assert trigger["metadata"]["bootstrapServers"] == bus["bootstrap"]
+    assert trigger["metadata"]["consumerGroup"] == prefix + group
+    assert trigger["metadata"]["topic"] in {prefix + topic for topic in topics}
+    # More members than partitions sit idle: KEDA stops there anyway, the manifest must not promise more.
+    assert scaled["spec"]["maxReplicaCount"] <= bus["partitions"]
+    # A replica count in the Deployment would undo the scaler's at every `kubectl apply`.
+    assert "replicas" not in deployments[target[0]]["spec"]
+
+
+def test_the_readme_says_how_to_apply_the_scalers():
+    readme = (ROOT / "deploy" / "README.md").read_text()
+    assert "kubectl apply -f deploy/k8s/keda/" in readme

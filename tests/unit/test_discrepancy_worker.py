@@ -1,5 +1,7 @@
 """The discrepancy worker: pairs scored when both maps exist, heaps written only when they change."""
 
+from sqlalchemy import event
+
 from segmad.ports.bus import PREDICTIONS
 from segmad.runtime.consumer import run_batches
 from segmad.ports.segmenter import ModelRef
@@ -87,3 +89,48 @@ def test_an_image_s_target_map_is_read_once_per_poll_for_all_its_competitors(tmp
                 stop_when_idle=True)
     target_maps = [key for key in read if key.startswith("predictions/target/")]
     assert handler.stats.pairs == 2 * 6 and sorted(target_maps) == sorted(set(target_maps)) and len(target_maps) == 6
+    assert sorted(read) == sorted(set(read)) and len(read) == 3 * 6 == handler.stats.maps_read  # every map once
+
+
+def heap_writes_per_poll(ports, handler, group: str = "discrepancy") -> list[int]:
+    """Drain the predictions topic as `group` in polls of 8; the statements each poll sent that write heap rows."""
+    writes = []
+
+    def counted(conn, cursor, statement, *_):
+        if statement.lstrip()[:6].upper() in ("INSERT", "DELETE") and "heap_members" in statement:
+            writes[-1] += 1
+
+    def handle(batch):
+        writes.append(0)
+        handler.handle(batch)
+
+    event.listen(ports.catalog.engine, "before_cursor_execute", counted)
+    run_batches(ports.bus.subscribe([PREDICTIONS], group), parse, handle, ports.bus, max_records=8,
+                stop_when_idle=True)
+    event.remove(ports.catalog.engine, "before_cursor_execute", counted)
+    return writes
+
+
+def test_a_poll_merges_every_heap_it_changed_in_one_transaction_of_at_most_two_writes(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports)
+    start_round(ports, tmp_path)
+    run_inference(ports)
+    handler = DiscrepancyHandler(ports)
+    writes = heap_writes_per_poll(ports, handler)
+    assert handler.stats.heap_writes > handler.stats.saves > 1  # several heaps changed in some polls
+    assert max(writes) <= 2 and sum(w > 0 for w in writes) <= handler.stats.saves
+    expected = control.candidates(mined(tmp_path / "one-by-one")[0], 1)
+    assert control.candidates(ports, 1) == expected
+
+
+def test_a_heap_that_changes_in_memory_but_not_in_the_catalog_writes_no_row(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports)
+    start_round(ports, tmp_path)
+    run_inference(ports)
+    late = DiscrepancyHandler(ports)
+    late.handle([])  # loads the round's heaps while the catalog's are still empty
+    run_discrepancy(ports)  # another member mines every image meanwhile
+    writes = heap_writes_per_poll(ports, late, "replay")  # the same predictions reach the late member
+    assert late.stats.heap_writes > 0 and sum(writes) == 0

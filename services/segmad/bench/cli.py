@@ -12,6 +12,8 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "labelling": ("segmad.bench.labelling", "p50/p95 latency and ratings/s of 20 annotators over HTTP"),
     "pipeline": ("segmad.bench.pipeline", "mining images/s over the local stack vs in-process, DB writes per image"),
     "stream": ("segmad.bench.stream", "discrepancy handler over a long stream: images/s, RSS, heap writes per image"),
+    "cards": ("segmad.bench.cards", "in-process images/s of the zoo through model cards vs its fixed path"),
+    "ingest": ("segmad.bench.ingest", "`segmad ingest` images/s into the local stack vs the embedded store"),
 }
 
 

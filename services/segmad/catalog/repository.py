@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
-from sqlalchemy import Connection, Engine, Table, and_, select, text
+from sqlalchemy import Connection, Engine, Table, and_, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from segmad.catalog import schema as t
@@ -64,6 +64,24 @@ class Catalog:
     def add_image(self, image: Image) -> bool:
         """Catalogue an image; False if its id or sha256 is already there."""
         return self._add(t.images, {**image.__dict__, "ingested_at": image.ingested_at or now()})
+
+    def add_images(self, images: Iterable[Image]) -> set[str]:
+        """Catalogue many images in one transaction, one INSERT per thousand rows; the ids of those that were new."""
+        at = now()
+        rows = [{**image.__dict__, "ingested_at": image.ingested_at or at} for image in images]
+        with self.engine.begin() as conn:
+            return {image_id for chunk in _chunks(rows)
+                    for image_id in conn.execute(self._insert(t.images).values(chunk).on_conflict_do_nothing()
+                                                 .returning(t.images.c.image_id)).scalars()}
+
+    def images_by_sha256(self, digests: Iterable[str]) -> dict[str, Image]:
+        """The catalogued images among these contents, by sha256, in one query per thousand digests."""
+        found: dict[str, Image] = {}
+        for chunk in _chunks(sorted(set(digests))):
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(t.images).where(t.images.c.sha256.in_(chunk))).mappings()
+                found.update((row["sha256"], Image(**row)) for row in rows)
+        return found
 
     def image(self, image_id: str) -> Image | None:
         """The image with that id, if catalogued."""
@@ -261,40 +279,52 @@ class Catalog:
                 conn.execute(h.insert(), rows)
 
     def merge_heap(self, round: int, key: HeapKey, members: Iterable[Member], n3: int) -> list[Member]:
-        """Merge one view of a heap into the stored heap (top n3 of the union); the merged members, best first.
+        """Merge one view of a heap into the stored heap (top n3 of the union); the merged members, best first."""
+        return self.merge_heaps(round, {HeapKey(*key): members}, n3)[HeapKey(*key)]
 
-        The heap is locked while it is read and written, so members of one consumer group saving the
-        same heap at once lose none of each other's images. Writes only if the stored heap changes.
+    def merge_heaps(self, round: int, views: Mapping[HeapKey, Iterable[Member]], n3: int) -> dict[HeapKey, list[Member]]:
+        """Merge views of several heaps into the stored heaps (top n3 of each union) in one transaction;
+        the merged members of each, best first.
+
+        The heaps are locked while they are read and written, so members of one consumer group saving the
+        same heap at once lose none of each other's images. Only what changes is written: at most one
+        DELETE and one INSERT for all the heaps together, none when no stored heap changes.
         """
-        key = HeapKey(*key)
+        views = {HeapKey(*key): list(members) for key, members in views.items()}
+        if not views:
+            return {}
         h = t.heap_members
-        where = and_(h.c.round == round, h.c.competitor == key.competitor,
-                     h.c.class_id == key.class_id, h.c.partition == key.partition)
         with self.engine.begin() as conn:
-            self._lock_heap(conn, round, key)
-            stored = [Member(r.image_id, r.distance)
-                      for r in conn.execute(select(h.c.image_id, h.c.distance).where(where))]
-            merged = merge_members(n3, stored, members)
-            gone = [m.image_id for m in stored if m not in merged]
+            self._lock_heaps(conn, round, views)
+            query = select(h.c.competitor, h.c.class_id, h.c.partition, h.c.image_id, h.c.distance).where(
+                h.c.round == round, or_(*map(_heap, views)))
+            stored: dict[HeapKey, list[Member]] = {key: [] for key in views}
+            for r in conn.execute(query):
+                stored[HeapKey(r.competitor, r.class_id, r.partition)].append(Member(r.image_id, r.distance))
+            merged = {key: merge_members(n3, stored[key], view) for key, view in views.items()}
+            gone = {key: [m.image_id for m in stored[key] if m not in merged[key]] for key in views}
             new = [dict(round=round, competitor=key.competitor, class_id=key.class_id, partition=key.partition,
-                        image_id=m.image_id, distance=m.distance) for m in merged if m not in stored]
-            if gone:
-                conn.execute(h.delete().where(where, h.c.image_id.in_(gone)))
+                        image_id=m.image_id, distance=m.distance)
+                   for key in views for m in merged[key] if m not in stored[key]]
+            if any(gone.values()):
+                conn.execute(h.delete().where(h.c.round == round, or_(*(
+                    and_(_heap(key), h.c.image_id.in_(ids)) for key, ids in gone.items() if ids))))
             if new:
                 conn.execute(h.insert(), new)
         return merged
 
     @staticmethod
-    def _lock_heap(conn, round: int, key: HeapKey) -> None:
-        """Hold one heap of a round until the transaction ends."""
-        if conn.dialect.name == "postgresql":
-            # An advisory lock also covers a heap with no rows yet, which SELECT ... FOR UPDATE cannot.
-            name = f"segmad heap {round} {key.competitor} {key.class_id} {key.partition}".encode()
-            lock = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
-        else:
+    def _lock_heaps(conn, round: int, keys: Iterable[HeapKey]) -> None:
+        """Hold some heaps of a round until the transaction ends."""
+        if conn.dialect.name != "postgresql":
             # SQLite has one writer: taking the write lock before the read keeps the read current.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        # An advisory lock also covers a heap with no rows yet, which SELECT ... FOR UPDATE cannot. Taken
+        # in one order (of the lock ids), so two members locking overlapping heaps cannot deadlock.
+        names = (f"segmad heap {round} {key.competitor} {key.class_id} {key.partition}".encode() for key in keys)
+        for lock in sorted(int.from_bytes(hashlib.blake2b(n, digest_size=8).digest(), "big", signed=True) for n in names):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
 
     def load_heaps(self, round: int) -> list[dict]:
         """The round's heaps as records shaped like `CandidateHeaps.to_records()`."""
@@ -352,6 +382,12 @@ def _chunks(items: list, size: int = 1000):
     """Consecutive slices of at most `size` items: SQLite caps the parameters of one statement (32766)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _heap(key: HeapKey):
+    """The rows of one heap (of any round)."""
+    h = t.heap_members
+    return and_(h.c.competitor == key.competitor, h.c.class_id == key.class_id, h.c.partition == key.partition)
 
 
 def _prediction_row(prediction: Prediction) -> dict:

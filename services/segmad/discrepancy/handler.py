@@ -2,8 +2,12 @@
 
 The heaps of the round being mined live in memory and in the catalog. They are loaded at the
 first event (and again when the mining round changes or after a failure), and only heaps that
-changed are merged back, once per poll. Heaps ignore repeated pushes and their top-n3 does not
-depend on order, so redelivered or reordered events leave the same heaps.
+changed are merged back, all in one transaction per poll that writes only the rows that change.
+Heaps ignore repeated pushes and their top-n3 does not depend on order, so redelivered or
+reordered events leave the same heaps (and write nothing).
+
+Each label map a poll needs is read once: an image's maps (the target's and its competitors')
+are fetched together and decoded once for all its pairs.
 
 Members of the group (threads or processes, each on its own partitions) each hold a view of the
 heaps: a save merges the view into the stored heap under a lock (top n3 of the union) and takes
@@ -17,11 +21,12 @@ from itertools import groupby
 from operator import itemgetter
 
 from segmad import events
+from segmad.codec import decode_png
 from segmad.ports.bus import PREDICTIONS, Message
 from segmad.ports.segmenter import ModelRef
-from segmad.mad import CandidateHeaps, HeapKey
+from segmad.mad import CandidateHeaps, HeapKey, discrepancy, label_counts
 from segmad.ports import Ports
-from segmad.pipeline import stages
+from segmad.pipeline.keys import prediction_key
 from segmad.pipeline.mining import MINING, MiningRound, current_round, mining_round
 
 TOPICS = (PREDICTIONS,)
@@ -36,11 +41,14 @@ def parse(message: Message) -> events.PredictionReady:
 
 @dataclass
 class WriteStats:
-    """What the worker did, for its metrics: events seen, pairs scored, heaps merged into the catalog."""
+    """What the worker did, for its metrics: events seen, pairs scored, label maps read, heaps merged
+    into the catalog, and the transactions that merged them (at most one per poll)."""
 
     events: int = 0
     pairs: int = 0
+    maps_read: int = 0
     heap_writes: int = 0
+    saves: int = 0
 
 
 class DiscrepancyHandler:
@@ -81,10 +89,25 @@ class DiscrepancyHandler:
         pairs = sorted({(image_id, competitor) for event in batch for competitor, image_id in self._pairs(event)})
         changed: set[HeapKey] = set()
         for image_id, group in groupby(pairs, key=itemgetter(0)):
-            competitors = [competitor for _, competitor in group]
-            changed.update(stages.push_image(self.ports, self._heaps, self._round.target, competitors, image_id))
+            changed.update(self._push_image(image_id, [competitor for _, competitor in group]))
         self.stats.pairs += len(pairs)
         self._save(changed)
+
+    def _push_image(self, image_id: str, competitors: list[ModelRef]) -> list[HeapKey]:
+        """Offer one image's (target, competitor) pairs to the heaps; its maps fetched together, each decoded once."""
+        target, C = self._round.target, self._heaps.bounds.num_classes
+        models = [target, *competitors]
+        found = self.ports.blobs.get_many([prediction_key(m.name, m.version, image_id) for m in models])
+        self.stats.maps_read += len(found)
+        t_map, *c_maps = map(decode_png, found)
+        t_counts = label_counts(t_map)
+        t_fractions = t_counts[: C + 1] / t_map.size
+        changed = []
+        for competitor, c_map in zip(competitors, c_maps):
+            c_counts = label_counts(c_map)
+            d = discrepancy(t_map, c_map, t_counts, c_counts)
+            changed += self._heaps.push_pair(competitor.name, image_id, d, t_fractions, c_counts[: C + 1] / c_map.size)
+        return changed
 
     def _load(self, mining: MiningRound) -> None:
         self._round = mining
@@ -112,9 +135,13 @@ class DiscrepancyHandler:
         return (model, image_id) in self._present
 
     def _save(self, changed: set[HeapKey]) -> None:
+        """Merge the heaps this poll changed into the catalog in one transaction, and take back what others stored."""
+        if not changed:
+            return
         heaps = dict(self._heaps.items())
-        for key in sorted(changed):
-            merged = self.ports.catalog.merge_heap(self._round.round, key, heaps[key], self._round.n3)
-            for member in merged:  # the images other members stored; the heap keeps its top n3
+        merged = self.ports.catalog.merge_heaps(self._round.round, {key: heaps[key] for key in changed}, self._round.n3)
+        for key, members in merged.items():
+            for member in members:  # the images other members stored; the heap keeps its top n3
                 self._heaps.add_member(key, member)
-            self.stats.heap_writes += 1
+        self.stats.heap_writes += len(changed)
+        self.stats.saves += 1

@@ -8,7 +8,9 @@ import time
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from segmad.codec import sha256
-from segmad.ingestion.service import DUPLICATE, INGESTED, ingest_bytes
+from segmad.ingestion.outcome import DUPLICATE, INGESTED
+from segmad.ingestion.service import prepare_bytes
+from segmad.ingestion.store import store_batch
 from segmad.runtime.probes import database_health
 
 bp = Blueprint("ingestion", __name__)
@@ -40,17 +42,19 @@ def upload():
     image_id = request.form.get("image_id") or None
     if image_id and len(files) > 1:
         return jsonify(error="image_id names one image; send one file with it"), 400
-    service, results = _service(), []
+    service, prepared = _service(), []
     for upload in files:
         data = upload.read()
         # Named by content too: two different files both called photo.jpg keep separate rejection records.
         source = f"upload:{sha256(data)[:16]}:{upload.filename or 'unnamed'}"
-        outcome = ingest_bytes(service.ports, data, source, image_id, service.limits)
+        prepared.append(prepare_bytes(data, source, image_id, service.limits))
+    results = []
+    for outcome in store_batch(service.ports, prepared):  # one batch: announced once stored and catalogued
         service.metrics.count(outcome)
-        log.info(outcome.status, extra={"source": source, "image_id": outcome.image_id, "reason": outcome.reason})
-        results.append({"source": source, "status": outcome.status, "image_id": outcome.image_id,
+        log.info(outcome.status, extra={"source": outcome.source, "image_id": outcome.image_id,
+                                        "reason": outcome.reason})
+        results.append({"source": outcome.source, "status": outcome.status, "image_id": outcome.image_id,
                         "reason": outcome.reason})
-    service.ports.bus.flush()
     statuses = {r["status"] for r in results}
     code = 201 if INGESTED in statuses else 200 if DUPLICATE in statuses else 422
     return jsonify(results=results), code

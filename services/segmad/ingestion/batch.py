@@ -1,4 +1,4 @@
-"""Ingest many inputs one after another, with a progress bar and a summary of what became of them."""
+"""Ingest many inputs, read and stored concurrently, with a progress bar and a summary of what became of them."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from segmad.ingestion.flow import ingest_stream
 from segmad.ingestion.limits import Limits
 from segmad.ingestion.normalise import Rejected
-from segmad.ingestion.service import DUPLICATE, INGESTED, Outcome, ingest_bytes, reject
+from segmad.ingestion.outcome import DUPLICATE, INGESTED, Outcome, rejection
+from segmad.ingestion.service import prepare_bytes
 from segmad.ingestion.sources import Input
+from segmad.ingestion.store import Prepared
 from segmad.ports import Ports
 
 
@@ -45,21 +48,22 @@ class Summary:
         }
 
 
-def ingest_one(ports: Ports, item: Input, limits: Limits) -> Outcome:
-    """Read and ingest one input; a failed read, or any failure of this input alone, is a recorded rejection."""
+def prepare_input(item: Input, limits: Limits) -> Prepared | Outcome:
+    """Read one input and make it ready to store; a failed read, or any failure of this input alone, is its rejection."""
     try:
         data = item.read()
     except Rejected as why:
-        return reject(ports, item.source, why)
+        return rejection(item.source, why)
     except Exception as error:  # no input stops a run: what the sources did not foresee is recorded too
-        return reject(ports, item.source, Rejected("unreadable", f"{type(error).__name__}: {error}"))
-    return ingest_bytes(ports, data, item.source, limits=limits)
+        return rejection(item.source, Rejected("unreadable", f"{type(error).__name__}: {error}"))
+    return prepare_bytes(data, item.source, limits=limits)
 
 
 def ingest_all(ports: Ports, items: Sequence[Input], limits: Limits = Limits(), progress: bool = False) -> Summary:
-    """Ingest every input in order, then wait until every announcement is on the bus."""
+    """Ingest every input (read and normalised concurrently, stored by batches); every announcement is on the bus
+    when it returns."""
     summary = Summary()
-    for item in tqdm(items, desc="ingest", unit="file", disable=not progress):
-        summary.add(ingest_one(ports, item, limits))
-    ports.bus.flush()
+    outcomes = ingest_stream(ports, items, lambda item: prepare_input(item, limits))
+    for outcome in tqdm(outcomes, total=len(items), desc="ingest", unit="file", disable=not progress):
+        summary.add(outcome)
     return summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from segmad.ingestion.service import Outcome
+from segmad.ingestion.outcome import Outcome
 from segmad.runtime.probes import exposition
 
 
