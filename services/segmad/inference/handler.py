@@ -2,7 +2,8 @@
 
 An ImageIngested is predicted by every competitor's default version and the target's default
 version; a RoundEvent "mining" has the round's target version predict the whole pool. Work the
-catalog already holds is skipped (and re-announced), so redelivery is harmless. An image whose
+catalog already holds is skipped (and re-announced), so redelivery is harmless. One slice's maps
+are encoded, stored and announced on a thread while the next slice is predicted. An image whose
 stored copy cannot be read is marked unusable in the catalog (it leaves every round's pool) and the
 others are predicted all the same; its ImageIngested then fails, to be dead-lettered with the reason.
 """
@@ -10,6 +11,7 @@ others are predicted all the same; its ImageIngested then fails, to be dead-lett
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from segmad import events
 from segmad.ports.bus import IMAGES, ROUNDS, Message
@@ -33,12 +35,34 @@ def parse(message: Message) -> events.ImageIngested | events.RoundEvent:
     raise events.MalformedMessage(f"the inference worker does not read topic {message.topic!r}")
 
 
+class Overlap:
+    """Runs one slice's storing (encode, blobs, rows, announcements) on a thread beside the next slice's
+    prediction; at most one is pending, and `wait` returns once it is done (raising what it raised)."""
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="inference-store")
+        self._pending: Future | None = None
+
+    def __call__(self, work) -> None:
+        self.wait()
+        self._pending = self._pool.submit(work)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 class InferenceHandler:
     """Predicts what the events of a poll call for; `__call__` handles one message (tests replay single deliveries)."""
 
     def __init__(self, ports: Ports, num_classes: int, batch_size: int = 64):
         self.ports, self.num_classes, self.batch_size = ports, num_classes, batch_size
         self.predicted = 0
+        self.overlap = Overlap()
 
     def __call__(self, message: Message) -> None:
         self.handle([parse(message)])
@@ -57,6 +81,7 @@ class InferenceHandler:
                     known_bad = self.ports.catalog.unusable_images()
                     pool = [i for i in self.ports.catalog.image_ids() if i not in known_bad]
                     self._predict([ModelRef(row.target, row.target_version)], pool)  # a bad image: marked, skipped
+        self.overlap.wait()  # every slice stored and announced
         self.ports.bus.flush()  # announcements stored before the loop commits the poll
         if unreadable:  # the others are done; the loop dead-letters the bad image's event with the reason
             raise next(iter(unreadable.values()))
@@ -70,10 +95,11 @@ class InferenceHandler:
         for start in range(0, len(image_ids), self.batch_size):
             chunk = image_ids[start : start + self.batch_size]
             try:
-                self.predicted += stages.predict_with_models(self.ports, classes, chunk)
+                self.predicted += stages.predict_with_models(self.ports, classes, chunk, self.overlap)
             except Exception as error:
                 if is_transient(error):
                     raise
+                self.overlap.wait()  # the slice before is stored before this one is examined
                 bad = self._unreadable(chunk)
                 if not bad:
                     raise  # every image reads: the models fail, not the images

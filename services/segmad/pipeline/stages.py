@@ -6,7 +6,7 @@ interrupted at any point and run again ends where an uninterrupted run would.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -66,13 +66,16 @@ def predict_images(ports: Ports, model: ModelRef, image_ids: Sequence[str], num_
     return predict_with_models(ports, {model: num_classes}, image_ids)
 
 
-def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids: Sequence[str]) -> int:
+def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids: Sequence[str],
+                        store: Callable[[Callable[[], int]], None] | None = None) -> int:
     """Predict the given images with each model version (mapped to its C) that lacks them; re-announce
     the ones it has; how many predictions were new.
 
     Looking the ids up (rather than listing the models' predictions) keeps a worker's poll cheap
     on a large pool. Re-announcing covers a worker killed between its catalog commit and its
     publish: consumers of PredictionReady are idempotent, a lost announcement is not recoverable.
+    `store`, when given, is handed the storing of the maps (encode, blobs, rows, announcements) to
+    run later (the inference worker runs it beside the next slice's prediction).
     """
     todo = {}
     for model in models:
@@ -81,17 +84,27 @@ def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids:
         have = {p.image_id for p in known}
         if missing := [i for i in image_ids if i not in have]:
             todo[model] = missing
-    return _predict_new(ports, models, todo)
+    return _predict_new(ports, models, todo, store)
 
 
-def _predict_new(ports: Ports, models: Mapping[ModelRef, int], todo: Mapping[ModelRef, list[str]]) -> int:
+def _predict_new(ports: Ports, models: Mapping[ModelRef, int], todo: Mapping[ModelRef, list[str]],
+                 store: Callable[[Callable[[], int]], None] | None = None) -> int:
     """Predict each model's images, each image read once for all; maps stored before the catalog row
-    that names them, the rows in one statement, then announced."""
+    that names them, the rows in one statement, then announced (now, or by `store`)."""
     if not todo:
         return 0
     needed = sorted({i for ids in todo.values() for i in ids})
     images = dict(zip(needed, read_images(ports, needed)))  # any sizes: each map comes back at its image's
     answers = ports.segmenter.predict_many([(model, [images[i] for i in ids]) for model, ids in todo.items()])
+    if store is None:
+        return _store_answers(ports, models, todo, answers)
+    store(lambda: _store_answers(ports, models, todo, answers))
+    return sum(len(ids) for ids in todo.values())
+
+
+def _store_answers(ports: Ports, models: Mapping[ModelRef, int], todo: Mapping[ModelRef, list[str]],
+                   answers: list) -> int:
+    """Encode the maps, store them, then their catalog rows (one statement), then announce them."""
     blobs, rows = [], []
     for (model, ids), (labels, entropy) in zip(todo.items(), answers):
         for image_id, label_map, h in zip(ids, labels, entropy):
