@@ -21,12 +21,11 @@ from itertools import groupby
 from operator import itemgetter
 
 from segmad import events
-from segmad.codec import decode_png
 from segmad.ports.bus import PREDICTIONS, Message
 from segmad.ports.segmenter import ModelRef
-from segmad.mad import CandidateHeaps, HeapKey, discrepancy, label_counts
+from segmad.mad import CandidateHeaps, HeapKey
 from segmad.ports import Ports
-from segmad.pipeline.keys import prediction_key
+from segmad.pipeline import stages
 from segmad.pipeline.mining import MINING, MiningRound, current_round, mining_round
 
 TOPICS = (PREDICTIONS,)
@@ -95,19 +94,8 @@ class DiscrepancyHandler:
 
     def _push_image(self, image_id: str, competitors: list[ModelRef]) -> list[HeapKey]:
         """Offer one image's (target, competitor) pairs to the heaps; its maps fetched together, each decoded once."""
-        target, C = self._round.target, self._heaps.bounds.num_classes
-        models = [target, *competitors]
-        found = self.ports.blobs.get_many([prediction_key(m.name, m.version, image_id) for m in models])
-        self.stats.maps_read += len(found)
-        t_map, *c_maps = map(decode_png, found)
-        t_counts = label_counts(t_map)
-        t_fractions = t_counts[: C + 1] / t_map.size
-        changed = []
-        for competitor, c_map in zip(competitors, c_maps):
-            c_counts = label_counts(c_map)
-            d = discrepancy(t_map, c_map, t_counts, c_counts)
-            changed += self._heaps.push_pair(competitor.name, image_id, d, t_fractions, c_counts[: C + 1] / c_map.size)
-        return changed
+        self.stats.maps_read += 1 + len(competitors)
+        return stages.push_image(self.ports, self._heaps, self._round.target, competitors, image_id)
 
     def _load(self, mining: MiningRound) -> None:
         self._round = mining

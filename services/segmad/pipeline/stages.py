@@ -127,14 +127,17 @@ def announce(ports: Ports, predictions: Iterable[Prediction]) -> None:
 
 def push_image(ports: Ports, heaps: CandidateHeaps, target: ModelRef, competitors: Sequence[ModelRef],
                image_id: str) -> list:
-    """Offer one image's (target, competitor) pairs to the heaps from stored maps; returns changed keys."""
+    """Offer one image's (target, competitor) pairs to the heaps from stored maps; returns changed keys.
+
+    The maps are fetched together and each decoded once (the target's serves every competitor).
+    """
     C = heaps.bounds.num_classes
-    t_map = load_prediction(ports, target, image_id)
+    found = ports.blobs.get_many([prediction_key(m.name, m.version, image_id) for m in [target, *competitors]])
+    t_map, *c_maps = map(decode_png, found)
     t_counts = label_counts(t_map)
     t_fractions = t_counts[: C + 1] / t_map.size
     changed = []
-    for competitor in competitors:
-        c_map = load_prediction(ports, competitor, image_id)
+    for competitor, c_map in zip(competitors, c_maps):
         c_counts = label_counts(c_map)
         d = discrepancy(t_map, c_map, t_counts, c_counts)
         changed += heaps.push_pair(competitor.name, image_id, d, t_fractions, c_counts[: C + 1] / c_map.size)
