@@ -51,6 +51,23 @@ def channel(num_classes: int = 4, other: int = 1) -> nn.Module:
     return Channel(num_classes, other)
 
 
+def red_logit():
+    """One channel: the logit of "red" (the second of two classes), positive where red > green."""
+    return lambda x: (x[:, :1] - x[:, 1:2]) * 10.0
+
+
+def red_probability():
+    """One channel: the probability of "red"."""
+    return lambda x: torch.sigmoid((x[:, :1] - x[:, 1:2]) * 10.0)
+
+
+def from_file(model_path: str):
+    """A callable that loads its own file (as a TFLite or ONNX wrapper does): the class it always answers."""
+    with open(model_path) as handle:
+        label = int(handle.read())
+    return lambda x: torch.nn.functional.one_hot(torch.full(x.shape[:1] + x.shape[2:], label), 3).permute(0, 3, 1, 2) * 5.0
+
+
 def flat_scores(num_classes: int = 3):
     """A plain callable (no torch module): rank-3 scores, which a card must refuse."""
     return lambda x: np.zeros((x.shape[0], num_classes, x.shape[2]))

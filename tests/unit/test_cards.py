@@ -202,3 +202,40 @@ def test_yaml_cards_resolve_paths_next_to_the_card(tmp_path):
     (tmp_path / "w.pt").write_bytes(buffer.getvalue())
     with pytest.raises(CardError, match="weights do not load"):
         load_card_model(loaded, SPACE)
+
+
+@pytest.mark.parametrize("entry, kind", [("red_logit", "logits"), ("red_probability", "probabilities")])
+def test_one_channel_for_two_classes_is_the_second_class(entry, kind):
+    spec = {"format": "python", "entry": f"tests.unit.card_models:{entry}", "classes": ["background", "cat"],
+            "output": {"kind": kind}, "preprocess": {"mean": [0, 0, 0], "std": [1, 1, 1]}}
+    image = np.zeros((4, 6, 3), np.uint8)
+    image[:, :2, 0] = 255  # red on the left
+    (label_map,), entropy = CardModel(parse_card(spec), SPACE).predict([image])
+    assert label_map.tolist() == [[1, 1, 0, 0, 0, 0]] * 4 and entropy[0] >= 0
+
+
+def test_a_python_callable_that_loads_its_own_file_gets_its_path(tmp_path):
+    from segmad import bootstrap
+    from segmad.pipeline.models import load_card_version
+    from segmad.ports.segmenter import ModelRef
+    from segmad.publish.register import add_card
+    from segmad.settings import Settings
+
+    (tmp_path / "model.txt").write_text("2")
+    spec = {"format": "python", "entry": "tests.unit.card_models:from_file", "artefact": "model.txt",
+            "artefact_arg": "model_path", "classes": ["background", "cat", "dog"], "role": "competitor"}
+    (tmp_path / "card.json").write_text(json.dumps(spec))
+    model = load_card_model(load_card(tmp_path / "card.json"), SPACE)
+    assert (model.predict([np.zeros((5, 7, 3), np.uint8)])[0][0] == 2).all()
+    ports = bootstrap.build(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'c.db'}",
+                                     blob_url=f"file://{tmp_path / 'blobs'}", bus="memory"))
+    try:  # stored: the file's own bytes, handed back as a path when a worker loads the version
+        add_card(ports, "filed", "v0", tmp_path / "card.json", space=SPACE)
+        assert ports.blobs.get(ports.catalog.model_version("filed", "v0").blob_key) == b"2"
+        (tmp_path / "model.txt").unlink()
+        loaded = load_card_version(ports, ModelRef("filed", "v0"))
+        assert (loaded.predict([np.zeros((3, 3, 3), np.uint8)])[0][0] == 2).all()
+    finally:
+        ports.close()
+    with pytest.raises(CardError, match="artefact_arg"):
+        parse_card({"format": "onnx", "artefact": "m.onnx", "artefact_arg": "path", "classes": ["a"]})

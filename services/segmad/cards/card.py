@@ -6,6 +6,8 @@
     artefact: weights.pt            # the .pt/.onnx file; for python an optional state-dict file
     entry: mypkg.models:build       # python only: called with `kwargs`, returns a torch.nn.Module
     kwargs: {num_labels: 9}         #   (or any callable from an image batch to per-class scores)
+    artefact_arg: model_path        # python only: pass the artefact's file path as this keyword (a
+                                    #   callable that loads its own .tflite/.onnx) instead of a state dict
     preprocess:
       resize: {policy: keep}        # keep | fixed (size: [H, W]) | shorter (size: S, the shorter side)
       pad_to_multiple: 32           # zero-pad (after normalising) bottom and right to a multiple
@@ -16,7 +18,8 @@
       layout: nchw                  # nchw | nhwc: what the model takes
     output:
       key: logits                   # a dict key, attribute or tuple index; default the output itself
-      kind: logits                  # logits | probabilities
+      kind: logits                  # logits | probabilities; one channel with two classes: the second
+                                    #   class's logit (sigmoid) or probability
       layout: nchw                  # nchw | nhwc; any stride: maps are resized back to the input
     classes: [background, person]   # the model's own classes, in output-channel order
     label_map: {person: person}     # model class -> run class, or null to ignore; default: same name
@@ -105,6 +108,7 @@ class ModelCard:
     artefact: str | None = None
     entry: str | None = None
     kwargs: dict = field(default_factory=dict)
+    artefact_arg: str | None = None
     preprocess: Preprocess = field(default_factory=Preprocess)
     output: Output = field(default_factory=Output)
     label_map: dict = field(default_factory=dict)
@@ -164,8 +168,8 @@ def parse_card(data: Any, base_dir: str = ".", stored: bool = False) -> ModelCar
     """A checked ModelCard from the card's mapping; `stored`: a catalogued card, its artefact in the blob store."""
     if not isinstance(data, dict):
         raise CardError("a card is a mapping of fields (format, classes, ...)")
-    known = {"name", "role", "format", "artefact", "entry", "kwargs", "preprocess", "output", "classes",
-             "label_map", "device", "batch_size", "train"}
+    known = {"name", "role", "format", "artefact", "entry", "kwargs", "artefact_arg", "preprocess", "output",
+             "classes", "label_map", "device", "batch_size", "train"}
     if unknown := sorted(set(data) - known):
         raise CardError(f"card: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     fmt = _choice(data.get("format"), FORMATS, "format")
@@ -187,6 +191,12 @@ def parse_card(data: Any, base_dir: str = ".", stored: bool = False) -> ModelCar
         raise CardError(f"card: a {fmt} model needs artefact: the path of its file")
     if artefact is not None and not isinstance(artefact, str):
         raise CardError("card: artefact is a file path")
+    artefact_arg = data.get("artefact_arg")
+    if artefact_arg is not None and (fmt != "python" or not isinstance(artefact_arg, str)
+                                     or not artefact_arg.isidentifier()):
+        raise CardError("card: artefact_arg is a python model's keyword argument name")
+    if artefact_arg is not None and artefact is None and not stored:
+        raise CardError("card: artefact_arg needs an artefact (the file the entry loads)")
     kwargs = data.get("kwargs") or {}
     if not isinstance(kwargs, dict):
         raise CardError("card: kwargs is a mapping of keyword arguments")
@@ -205,7 +215,7 @@ def parse_card(data: Any, base_dir: str = ".", stored: bool = False) -> ModelCar
     if name is not None and not isinstance(name, str):
         raise CardError("card: name is a string")
     return ModelCard(format=fmt, classes=tuple(classes), name=name, role=role, artefact=artefact, entry=entry,
-                     kwargs=kwargs, preprocess=_preprocess(data.get("preprocess") or {}),
+                     kwargs=kwargs, artefact_arg=artefact_arg, preprocess=_preprocess(data.get("preprocess") or {}),
                      output=_output(data.get("output") or {}), label_map=dict(label_map),
                      device=_choice(data.get("device", "auto"), DEVICES, "device"), batch_size=batch_size,
                      train=_train(data.get("train") or {}), base_dir=base_dir)

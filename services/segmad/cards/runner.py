@@ -71,12 +71,17 @@ def build_callable(card: ModelCard, artefact: bytes | Path | None, device: torch
             target = getattr(target, part)
     except (ImportError, AttributeError) as error:
         raise CardError(f"card: cannot import entry {card.entry}: {_first_line(error)}") from error
+    kwargs = dict(card.kwargs)
+    if card.artefact_arg:  # the entry loads its own file: hand it a path
+        if data is None:
+            raise CardError(f"card: {card.entry} takes its file as {card.artefact_arg}, but there is no artefact")
+        kwargs[card.artefact_arg] = str(artefact if isinstance(artefact, Path) else _file_of(data))
     try:
-        model = target(**card.kwargs)
+        model = target(**kwargs)
     except Exception as error:
         raise CardError(f"card: {card.entry}(**kwargs) failed: {_first_line(error)}") from error
     if isinstance(model, nn.Module):
-        if data is not None:
+        if data is not None and not card.artefact_arg:
             try:
                 state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
                 model.load_state_dict(state)
@@ -86,6 +91,21 @@ def build_callable(card: ModelCard, artefact: bytes | Path | None, device: torch
     elif not callable(model):
         raise CardError(f"card: {card.entry} returned {type(model).__name__}, not a module or callable")
     return model
+
+
+def _file_of(data: bytes) -> Path:
+    """A file holding `data` (content-addressed under the user's cache, so a worker writes it once)."""
+    import hashlib
+    import os
+
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "segmad" / "artefacts"
+    path = folder / hashlib.sha256(data).hexdigest()
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    return path
 
 
 def _first_line(error: Exception) -> str:
@@ -169,6 +189,12 @@ class CardModel:
                             "expected N×K×h×w (or N×h×w×K with output.layout nhwc)")
         if card.output.layout == "nhwc":
             scores = scores.permute(0, 3, 1, 2)
+        if scores.shape[1] == 1 and len(card.classes) == 2:
+            # One channel for two classes: the second class's logit (softmax([0, s]) = [1 - σ(s), σ(s)])
+            # or its probability.
+            one = scores
+            scores = torch.cat([1 - one, one], 1) if card.output.kind == "probabilities" \
+                else torch.cat([torch.zeros_like(one), one], 1)
         if card.classes and scores.shape[1] != len(card.classes):
             raise CardError(f"card: the model answered {scores.shape[1]} classes, the card names "
                             f"{len(card.classes)}")

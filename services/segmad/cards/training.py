@@ -64,6 +64,9 @@ class RunSpaceModule(nn.Module):
         if card.output.layout == "nhwc":
             scores = scores.permute(0, 3, 1, 2)
         scores = scores.float()
+        if scores.shape[1] == 1 and len(card.classes) == 2:  # one channel: the second class (as the runner)
+            scores = torch.cat([1 - scores, scores], 1) if card.output.kind == "probabilities" \
+                else torch.cat([torch.zeros_like(scores), scores], 1)
         padded = (h + -h % m, w + -w % m)
         if tuple(scores.shape[2:]) != padded:  # any stride: back to the padded input's size
             scores = F.interpolate(scores, size=padded, mode="bilinear", align_corners=False)

@@ -100,7 +100,9 @@ def add_card(ports: Ports, name: str, version: str, card_path: Path, role: str |
     space = space or run_label_space(load_settings().num_classes)
     model = load_card_model(card, space)
     check_card_model(model)
-    if card.format == "python":
+    if card.format == "python" and card.artefact_arg:
+        artefact = card.artefact_path().read_bytes()  # the file the entry loads itself
+    elif card.format == "python":
         if model.module is not None:
             buffer = io.BytesIO()
             torch.save({k: v.detach().cpu() for k, v in model.module.state_dict().items()}, buffer)
