@@ -175,9 +175,16 @@ def _sgd_poly(model: nn.Module, lr: float, config, total_steps: int):
     return optimizer, scheduler
 
 
+def device() -> torch.device:
+    """Where training runs: the first CUDA device when torch sees one, else the CPU."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
 def _prepare(model: nn.Module, config) -> None:
-    """Train mode, and the channels-last layout when the recipe asks for it (weights keep it after)."""
+    """Train mode on the training device, and the channels-last layout when the recipe asks for it
+    (weights keep it after)."""
     model.train()
+    model.to(device())
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
 
@@ -188,9 +195,11 @@ def _step(model: nn.Module, optimizer, scheduler, x: torch.Tensor, y: torch.Tens
         flip = torch.from_numpy(rng.random(len(x)) < 0.5)
         x, y = x.clone(), y.clone()
         x[flip], y[flip] = x[flip].flip(-1), y[flip].flip(-1)
+    on = device()
+    x, y = x.to(on), y.to(on)
     if config.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+    with torch.autocast(on.type, dtype=torch.bfloat16, enabled=config.bf16):
         logits = model(x)                                                  # (B, C+1, H, W)
     loss = F.cross_entropy(logits.float(), y, ignore_index=IGNORE)
     optimizer.zero_grad(set_to_none=True)
