@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from segmad.errors import InputError
-from segmad.mad import IGNORE, CandidateHeaps, SizeBounds, discrepancy, size_bounds
+from segmad.mad import IGNORE, CandidateHeaps, SizeBounds, size_bounds
+from segmad.mad.distance import discrepancy_and_counts
 from segmad.offline.layout import discover
-from segmad.offline.maps import checked_counts, list_pngs, read_label_map
+from segmad.offline.maps import check_labels, checked_counts, list_pngs, read_label_map
 
 PathLike = str | os.PathLike
 Maps = Mapping[str, np.ndarray] | PathLike  # {image id: (H, W) uint8 map}, or a folder of <id>.png
@@ -72,13 +73,13 @@ def _push_image(
         label_map = _load(maps[image_id], where)
         if label_map.shape != target_map.shape:
             raise InputError(f"map shape {label_map.shape} differs from the target's {target_map.shape}", where)
-        counts = checked_counts(label_map, num_classes, where)
+        distance, counts = discrepancy_and_counts(target_map, label_map, target_counts)  # reads the differences
         heaps.push_pair(
             name,
             image_id,
-            discrepancy(target_map, label_map, target_counts, counts),
+            distance,
             _fractions(target_counts, num_classes, target_map.size),
-            _fractions(counts, num_classes, label_map.size),
+            _fractions(check_labels(counts, num_classes, where), num_classes, label_map.size),
         )
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from segmad.bench.synthetic import blocky_map, disagreeing_map
+from segmad.bench.select import best_seconds_per_call
 from segmad.cli import main
 
 
@@ -34,6 +35,9 @@ def test_tiny_run_reports_per_pair_costs_and_end_to_end_times_as_json(capsys):
     assert report["per_pair"]["label_counts_us"] > 0
     [run] = report["end_to_end"]["runs"]
     assert run["workers"] == 1 and run["decode_seconds"] > 0 and run["wall_seconds"] > 0
+    assert run["speedup_over_first"] == 1.0
+    for kind in report["per_pair"]["pairs"].values():  # d with the competitor's counts, as select scores
+        assert kind["distance_and_counts_us"] > 0 and kind["ratio_to_floor_distance_and_counts"] > 0
     assert report["end_to_end"]["generate_seconds"] > 0
 
 
@@ -44,3 +48,22 @@ def test_table_names_each_pair_kind_and_each_workers_value(capsys):
     table = capsys.readouterr().out
     assert "mostly agree" in table and "strongly disagree" in table and "label_counts" in table
     assert "3 images x 6 models" in table and "M identical" in table
+    assert "decoding one label map" in table and "identical" in table
+
+
+def test_decoding_is_timed_against_pillow_for_each_png_kind_with_identical_pixels(capsys):
+    argv = ["bench", "select", "--size", "40", "--pairs", "3", "--repeats", "1", "--images", "0", "--format", "json"]
+    assert main(argv) == 0
+    decode = json.loads(capsys.readouterr().out)["decode"]
+    assert set(decode["kinds"]) == {"L, Pillow's default level", "L, segmad's encode_png", "P, VOC palette"}
+    for kind in decode["kinds"].values():
+        assert kind["identical"] is True
+        assert kind["pillow_us"] > 0 and kind["codec_us"] > 0 and kind["speedup"] > 0
+
+
+def test_each_kind_is_timed_in_the_same_rounds_as_its_floor():
+    calls = []
+    best = best_seconds_per_call({"floor": (lambda: calls.append("floor"), [()]),
+                                  "d": (lambda: calls.append("d"), [()])}, repeats=3)
+    assert calls == ["floor", "d"] * 3  # interleaved: a slow spell on a shared machine hits both
+    assert set(best) == {"floor", "d"} and all(seconds >= 0 for seconds in best.values())

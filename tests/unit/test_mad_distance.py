@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from segmad.mad import class_fractions, discrepancy, label_counts
+from segmad.mad.distance import discrepancy_and_counts
 
 
 def m(rows):
@@ -114,3 +115,79 @@ def test_label_counts_of_a_large_map_are_exact_even_for_labels_a_sample_would_mi
     assert np.array_equal(label_counts(big), np.bincount(big.ravel(), minlength=256))
     blocky = np.kron(rng.integers(0, 21, (10, 10)), np.ones((40, 40), np.int64)).astype(np.uint8)
     assert np.array_equal(label_counts(blocky), np.bincount(blocky.ravel(), minlength=256))
+
+
+def reference_distance(a, b):
+    """Today's d, bit for bit: intersections from a joint histogram, then the mean IoU as np.mean takes it."""
+    keep = (a != 255) & (b != 255)
+    a, b = a[keep].astype(np.int64), b[keep].astype(np.int64)
+    if a.size == 0 or np.array_equal(a, b):
+        return 0.0
+    joint = np.bincount(a * 256 + b, minlength=256 * 256).reshape(256, 256)
+    intersection = np.diagonal(joint)
+    union = joint.sum(axis=1) + joint.sum(axis=0) - intersection
+    present = union > 0
+    return 1.0 - float(np.mean(intersection[present] / union[present]))
+
+
+def blobby_pair(seed, shape, share, ignore=0.0):
+    """A blocky map and a copy that differs on about `share` of its pixels, in blobs; some 255s if asked."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 6, (shape[0] // 16 + 1, shape[1] // 16 + 1))
+    a = np.kron(blocks, np.ones((16, 16), np.int64))[: shape[0], : shape[1]].astype(np.uint8)
+    b = a.copy()
+    while np.mean(a != b) < share:
+        y, x = rng.integers(0, shape[0]), rng.integers(0, shape[1])
+        b[y : y + 9, x : x + 13] = rng.integers(0, 8)
+    for m in (a, b):
+        m[rng.random(shape) < ignore] = 255
+    return a, b
+
+
+# shares on both sides of where d switches from gathering the differing pixels to one pass per label
+PAIRS = [(seed, shape, share, ignore)
+         for seed, (shape, share) in enumerate([((200, 203), 0.0), ((200, 203), 0.005), ((257, 255), 0.03),
+                                               ((256, 256), 0.12), ((199, 301), 0.3), ((130, 131), 0.7)])
+         for ignore in (0.0, 0.02)]
+
+
+@pytest.mark.parametrize("seed, shape, share, ignore", PAIRS)
+def test_large_maps_give_exactly_the_reference_value(seed, shape, share, ignore):
+    a, b = blobby_pair(seed, shape, share, ignore)
+    assert discrepancy(a, b) == reference_distance(a, b)
+    assert discrepancy(a, b, label_counts(a), label_counts(b)) == reference_distance(a, b)
+    assert discrepancy(b, a) == reference_distance(b, a)
+
+
+@pytest.mark.parametrize("seed, shape, share, ignore", PAIRS)
+def test_distance_and_counts_together_equal_each_computed_alone(seed, shape, share, ignore):
+    a, b = blobby_pair(seed, shape, share, ignore)
+    distance, counts_b = discrepancy_and_counts(a, b, label_counts(a))
+    assert distance == discrepancy(a, b)
+    assert np.array_equal(counts_b, np.bincount(b.ravel(), minlength=256))
+
+
+def test_maps_sharing_one_label_or_none_need_no_counting_and_stay_exact():
+    a = np.zeros((64, 64), np.uint8)
+    b = a.copy()
+    b[:10] = 3  # label 0 shared, label 3 only in b
+    assert discrepancy(a, b) == reference_distance(a, b)
+    assert discrepancy(a, np.full_like(a, 4)) == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(label_maps)
+def test_distance_and_counts_match_the_plain_definition_on_small_maps(pair):
+    a, b = pair
+    distance, counts_b = discrepancy_and_counts(a, b, label_counts(a))
+    assert distance == discrepancy(a, b) == reference_distance(a, b)
+    assert np.array_equal(counts_b, np.bincount(b.ravel(), minlength=256))
+
+
+def test_strided_and_offset_views_give_the_values_of_their_copies():
+    a, b = blobby_pair(9, (64, 70), 0.05)
+    for view_a, view_b in ((a[:, ::2], b[:, ::2]), (a.ravel()[1:], b.ravel()[1:]), (a.T, b.T)):
+        assert discrepancy(view_a, view_b) == discrepancy(view_a.copy(), view_b.copy())
+        distance, counts = discrepancy_and_counts(view_a, view_b, label_counts(view_a))
+        assert distance == discrepancy(view_a.copy(), view_b.copy())
+        assert np.array_equal(counts, label_counts(view_b.copy()))

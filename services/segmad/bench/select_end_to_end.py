@@ -84,6 +84,8 @@ def measure_end_to_end(
                 "candidates": len(candidate_sets[-1]),
                 "heaps": len(heaps.to_records()),
             })
+    for run in runs:  # ratios within one run: the machine may be shared and noisy
+        run["speedup_over_first"] = runs[0]["wall_seconds"] / run["wall_seconds"]
     return {
         "images": images,
         "models": models,

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n3", type=int, required=True, metavar="N",
                         help="images kept per (competitor, class, partition)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the JSON result")
-    parser.add_argument("--workers", type=int, default=1, metavar="K", help="processes decoding PNGs (default 1)")
+    parser.add_argument("--workers", type=int, default=1, metavar="K",
+                        help="processes decoding and scoring the maps, this one included (default 1)")
 
 
 def _check_arguments(args: argparse.Namespace) -> None:

@@ -6,12 +6,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from segmad.codec import NotALabelMap, decode_label_png
 from segmad.errors import InputError
 from segmad.mad import IGNORE, label_counts
-
-SINGLE_CHANNEL_MODES = ("L", "P")  # P: the palette indices are the labels
 
 
 def list_pngs(folder: Path) -> dict[str, str]:
@@ -38,20 +36,20 @@ def list_pngs(folder: Path) -> dict[str, str]:
 def read_label_map(path: Path) -> np.ndarray:
     """The (H, W) uint8 labels of a single-channel PNG (`L`, or `P` read as palette indices)."""
     try:
-        with Image.open(path) as image:
-            if image.format != "PNG":
-                raise InputError(f"not a PNG file (found {image.format})", path)
-            if image.mode not in SINGLE_CHANNEL_MODES:
-                raise InputError(f"not a single-channel label map (mode {image.mode}; expected L or P)", path)
-            # np.asarray of a P image gives the indices, never the palette colours
-            return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        return decode_label_png(path.read_bytes())  # libspng when the `fast` extra is installed, else Pillow
+    except NotALabelMap as error:
+        raise InputError(str(error), path) from None
+    except (OSError, SyntaxError, ValueError) as error:
         raise InputError(f"cannot read PNG ({error.__class__.__name__}: {error})", path) from None
 
 
 def checked_counts(label_map: np.ndarray, num_classes: int, path: Path) -> np.ndarray:
     """The map's `label_counts`, after checking that every label is 0..C or 255 (ignore)."""
-    counts = label_counts(label_map)
+    return check_labels(label_counts(label_map), num_classes, path)
+
+
+def check_labels(counts: np.ndarray, num_classes: int, path: Path) -> np.ndarray:
+    """The map's label counts as given, after checking that every label is 0..C or 255 (ignore)."""
     unknown = np.flatnonzero(counts[num_classes + 1 : IGNORE]) + num_classes + 1
     if unknown.size:
         raise InputError(f"class id {int(unknown[0])} is above --num-classes {num_classes} (and is not 255)", path)

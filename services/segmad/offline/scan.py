@@ -18,10 +18,11 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from segmad.errors import InputError
-from segmad.mad import discrepancy
-from segmad.offline.maps import checked_counts, read_label_map
+from segmad.mad.distance import discrepancy_and_counts
+from segmad.offline.maps import check_labels, checked_counts, read_label_map
 
-IN_FLIGHT = 64  # tasks submitted ahead: keeps up to ~64 workers busy, holds only 64 small results
+IN_FLIGHT_PER_HELPER = 4  # tasks queued per helper process: enough to hide the round trip, a short tail
+MAX_BUFFERED = 256  # results held back until the ones before them are in
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -76,14 +77,10 @@ def score_image(task: ImageTask) -> ImageScore:
     target_counts = checked_counts(target, task.num_classes, task.target_path)
     scores = []
     for name, path, label_map in competitors:
-        counts = checked_counts(label_map, task.num_classes, path)
-        scores.append(
-            CompetitorScore(
-                name,
-                discrepancy(target, label_map, target_counts, counts),
-                _fractions(counts, task.num_classes, label_map.size),
-            )
-        )
+        # a competitor's map mostly agrees with the target's: counting only where they differ is cheaper
+        distance, counts = discrepancy_and_counts(target, label_map, target_counts)
+        check_labels(counts, task.num_classes, path)
+        scores.append(CompetitorScore(name, distance, _fractions(counts, task.num_classes, label_map.size)))
     return ImageScore(
         task.image_id,
         _fractions(target_counts, task.num_classes, target.size),
@@ -101,28 +98,70 @@ def mask_fractions(path: Path, num_classes: int) -> np.ndarray:
 
 @contextmanager
 def worker_pool(workers: int) -> Iterator[Executor | None]:
-    """K worker processes for `ordered_map`, or None (work in this process) when K is 1."""
+    """K−1 helper processes for `ordered_map`, whose caller is the K-th worker; None when K is 1."""
     if workers <= 1:
         yield None
         return
     # spawn, not fork: forking a process that may hold threads (tqdm's monitor, BLAS) can deadlock
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield pool
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], pool: Executor | None) -> Iterator[R]:
-    """fn over items, results in order; a small window of tasks in flight keeps memory bounded."""
+    """fn over items, results in order; the calling process takes items too whenever it would wait.
+
+    The caller computes the next item itself when the oldest result is not back yet, so the
+    helpers' start-up (a second or so of imports) overlaps with real work, and the caller is a
+    worker rather than a waiter. A few tasks in flight per helper keep the helpers busy without a
+    long tail of queued work at the end; at most MAX_BUFFERED results wait for their turn.
+    """
     if pool is None:
         yield from map(fn, items)
         return
-    pending: deque[Future] = deque()
+    in_flight = IN_FLIGHT_PER_HELPER * _helpers(pool)
+    slots: deque[Future] = deque()  # every item taken, in order: helpers' futures and the caller's own
+    helping: deque[Future] = deque()  # the helpers' futures, oldest first
+    remaining = iter(items)
+    exhausted = False
     try:
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= IN_FLIGHT:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        while True:
+            while helping and helping[0].done():
+                helping.popleft()
+            while not exhausted and len(helping) < in_flight and len(slots) < MAX_BUFFERED:
+                item = next(remaining, _END)
+                if item is _END:
+                    exhausted = True
+                else:
+                    slots.append(pool.submit(fn, item))
+                    helping.append(slots[-1])
+            if not slots:
+                return
+            if not slots[0].done() and not exhausted and len(slots) < MAX_BUFFERED:
+                item = next(remaining, _END)
+                if item is _END:
+                    exhausted = True
+                else:
+                    slots.append(_computed_here(fn, item))
+                    exhausted = slots[-1].exception() is not None  # an error: take nothing more
+                continue
+            yield slots.popleft().result()  # waits only when there is nothing left to take on
     finally:
-        for future in pending:  # after an error, do not decode the rest of the window
+        for future in slots:  # after an error, do not decode the rest of the window
             future.cancel()
+
+
+_END = object()
+
+
+def _helpers(pool: Executor) -> int:
+    return getattr(pool, "_max_workers", 1)  # ProcessPoolExecutor's size; 1 for another executor
+
+
+def _computed_here(fn: Callable[[T], R], item: T) -> Future:
+    """fn(item) run in this process, as a finished future, so its result or error comes in its turn."""
+    future: Future = Future()
+    try:
+        future.set_result(fn(item))
+    except Exception as error:  # noqa: BLE001 - raised again by .result(), in item order
+        future.set_exception(error)
+    return future

@@ -1,0 +1,160 @@
+"""codec: every decoder gives Pillow's pixels — L maps as labels, P maps as palette indices, RGB as RGB."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segmad import codec
+
+DECODERS = ["pillow", "pyspng"]
+
+
+@pytest.fixture(params=DECODERS)
+def decoder(request, monkeypatch):
+    """Run the test once with Pillow alone (the core install) and once with the `fast` extra's libspng."""
+    if request.param == "pillow":
+        monkeypatch.setattr(codec, "pyspng", None)
+    else:
+        pytest.importorskip("pyspng")
+        assert codec.fast_decoder() == "pyspng"
+    return request.param
+
+
+def labels(shape=(37, 53), seed=0, top=21) -> np.ndarray:
+    """A label map with blocks, a few ignore pixels and odd sizes (rows not a multiple of anything)."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, top, (shape[0] // 8 + 1, shape[1] // 8 + 1))
+    out = np.kron(blocks, np.ones((8, 8), np.int64))[: shape[0], : shape[1]].astype(np.uint8)
+    out[rng.random(shape) < 0.03] = 255
+    return out
+
+
+def png(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", **options)
+    return buffer.getvalue()
+
+
+def palette_png(indices: np.ndarray, transparency: bool = False) -> bytes:
+    """A P-mode PNG whose 256 colours are nothing like the indices (so RGB output cannot pass for labels)."""
+    image = Image.frombytes("P", (indices.shape[1], indices.shape[0]), indices.tobytes())
+    image.putpalette([v for i in range(256) for v in ((37 * i) % 256, 200, 255 - i)])
+    options = {"transparency": bytes(range(256))} if transparency else {}
+    return png(image, **options)
+
+
+def pillow_pixels(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as picture:
+        return np.asarray(picture)
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_greyscale_label_maps_decode_to_the_labels(decoder, level):
+    truth = labels()
+    data = png(Image.fromarray(truth), compress_level=level)
+    for decoded in (codec.decode_png(data), codec.decode_label_png(data)):
+        assert decoded.dtype == np.uint8 and decoded.shape == truth.shape
+        assert np.array_equal(decoded, truth)
+
+
+@pytest.mark.parametrize("transparency", [False, True])
+def test_palette_maps_decode_to_the_indices_not_the_colours(decoder, transparency):
+    truth = labels(seed=1, top=256)
+    data = palette_png(truth, transparency)
+    assert pillow_pixels(data).shape == truth.shape  # Pillow's own reading: indices
+    for decoded in (codec.decode_png(data), codec.decode_label_png(data)):
+        assert decoded.shape == truth.shape
+        assert np.array_equal(decoded, truth)
+
+
+def test_encode_png_round_trips_maps_and_rgb_images(decoder):
+    truth = labels(seed=2)
+    rgb = np.random.default_rng(3).integers(0, 256, (19, 23, 3), dtype=np.uint8)
+    assert np.array_equal(codec.decode_png(codec.encode_png(truth)), truth)
+    assert np.array_equal(codec.decode_label_png(codec.encode_png(truth)), truth)
+    decoded = codec.decode_png(codec.encode_png(rgb))
+    assert decoded.shape == rgb.shape and np.array_equal(decoded, rgb)
+
+
+def test_encoded_maps_are_the_pixels_pillow_reads():
+    truth = labels(seed=4)
+    assert np.array_equal(pillow_pixels(codec.encode_png(truth)), truth)
+
+
+def other_pngs() -> dict[str, bytes]:
+    """PNG flavours the fast path hands to Pillow (or must match Pillow on): low and high bit depths, alpha."""
+    rng = np.random.default_rng(5)
+    small = rng.integers(0, 4, (13, 17), dtype=np.uint8)
+    four_colour = Image.frombytes("P", (17, 13), small.tobytes())
+    four_colour.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255])  # Pillow writes this with 2 bits
+    return {
+        "1-bit": png(Image.fromarray(small > 1)),
+        "2-bit palette": png(four_colour),
+        "16-bit grey": png(Image.fromarray(rng.integers(0, 65535, (13, 17)).astype(np.uint16))),
+        "grey + alpha": png(Image.fromarray(rng.integers(0, 256, (13, 17, 2), dtype=np.uint8))),
+        "RGBA": png(Image.fromarray(rng.integers(0, 256, (13, 17, 4), dtype=np.uint8))),
+        "RGB with tRNS": png(Image.fromarray(rng.integers(0, 256, (13, 17, 3), dtype=np.uint8)),
+                             transparency=(1, 2, 3)),
+        "grey with tRNS": png(Image.fromarray(small), transparency=2),
+    }
+
+
+@pytest.mark.parametrize("name", list(other_pngs()))
+def test_every_png_flavour_decodes_as_pillow_alone_decodes_it(monkeypatch, name):
+    pytest.importorskip("pyspng")
+    data = other_pngs()[name]
+    fast = codec.decode_png(data)
+    monkeypatch.setattr(codec, "pyspng", None)
+    slow = codec.decode_png(data)
+    assert fast.dtype == slow.dtype == np.uint8
+    assert fast.shape == slow.shape and np.array_equal(fast, slow)
+
+
+def test_the_fast_decoder_reads_8_bit_greyscale_and_palette_maps(monkeypatch):
+    pyspng = pytest.importorskip("pyspng")
+    calls = []
+    monkeypatch.setattr(pyspng, "load", lambda data, _load=pyspng.load: calls.append(data) or _load(data))
+    codec.decode_label_png(png(Image.fromarray(labels())))
+    codec.decode_label_png(palette_png(labels()))
+    assert len(calls) == 2
+    assert all(data[25] == codec.GREYSCALE for data in calls)  # the palette map went in relabelled as grey
+
+
+def test_a_label_map_must_be_a_png(decoder):
+    rgb = Image.fromarray(np.zeros((8, 8, 3), np.uint8))
+    buffer = io.BytesIO()
+    rgb.save(buffer, format="JPEG")
+    with pytest.raises(codec.NotALabelMap, match=r"not a PNG file \(found JPEG\)"):
+        codec.decode_label_png(buffer.getvalue())
+    with pytest.raises(codec.NotALabelMap, match=r"not a PNG file"):
+        codec.decode_label_png(b"label,map\n0,1\n")
+
+
+def test_a_label_map_must_be_single_channel(decoder):
+    data = png(Image.fromarray(np.zeros((8, 8, 3), np.uint8)))
+    with pytest.raises(codec.NotALabelMap, match=r"not a single-channel label map \(mode RGB; expected L or P\)"):
+        codec.decode_label_png(data)
+    assert codec.decode_png(data).shape == (8, 8, 3)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad IDAT", "bad header CRC"])
+@pytest.mark.parametrize("mode", ["L", "P"])
+def test_a_damaged_png_is_an_error_whichever_decoder_runs(decoder, damage, mode):
+    truth = labels(seed=6)
+    data = bytearray(png(Image.fromarray(truth)) if mode == "L" else palette_png(truth))
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "bad IDAT":
+        idat = data.index(b"IDAT")
+        data[idat + 10] ^= 0xFF
+    else:
+        data[20] ^= 0x01  # the width; the header's CRC no longer matches
+    with pytest.raises((OSError, SyntaxError, ValueError)):
+        codec.decode_label_png(bytes(data))
+
+
+def test_bytes_like_input_decodes_too(decoder):
+    truth = labels(seed=7)
+    assert np.array_equal(codec.decode_png(bytearray(codec.encode_png(truth))), truth)
