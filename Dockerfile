@@ -22,7 +22,7 @@ COPY services ./services
 COPY proto ./proto
 # every extra the services use (the [ui-tests] and [test] extras stay out of the image); [models] runs
 # the cards of models segmad did not build (ONNX Runtime, YAML cards, Hugging Face models)
-RUN pip install '.[train,services,stack,models]' && rm -rf /src
+RUN pip install '.[train,services,stack,models,fast]' && rm -rf /src
 
 FROM python:3.11-slim
 

@@ -16,7 +16,8 @@ from segmad.ports.bus import PREDICTIONS
 from segmad.ports.segmenter import ModelRef
 from segmad.catalog.records import Prediction
 from segmad.codec import decode_png, encode_png
-from segmad.mad import CandidateHeaps, SizeBounds, class_fractions, discrepancy, label_counts
+from segmad.mad import CandidateHeaps, SizeBounds, class_fractions, label_counts
+from segmad.mad.distance import discrepancy_and_counts
 from segmad.ports import Ports
 from segmad.pipeline.keys import prediction_key
 
@@ -138,8 +139,9 @@ def push_image(ports: Ports, heaps: CandidateHeaps, target: ModelRef, competitor
     t_fractions = t_counts[: C + 1] / t_map.size
     changed = []
     for competitor, c_map in zip(competitors, c_maps):
-        c_counts = label_counts(c_map)
-        d = discrepancy(t_map, c_map, t_counts, c_counts)
+        if c_map.shape != t_map.shape:
+            raise ValueError(f"{competitor.name}'s map of {image_id} is {c_map.shape}, the target's {t_map.shape}")
+        d, c_counts = discrepancy_and_counts(t_map, c_map, t_counts)  # reads the competitor where it differs
         changed += heaps.push_pair(competitor.name, image_id, d, t_fractions, c_counts[: C + 1] / c_map.size)
     return changed
 
