@@ -69,9 +69,12 @@ def site(tmp_path, monkeypatch):
                       "SECRET_KEY": "browser-test"})
     metadata.create_all(app.extensions["segmad.engine"])
     http = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
+    serving = threading.Thread(target=http.serve_forever, daemon=True)
+    serving.start()
     yield Site(f"http://127.0.0.1:{http.server_port}", app, store)
     http.shutdown()
+    http.server_close()  # its listening socket, which shutdown leaves open for the collector to report
+    serving.join()
     app.extensions["segmad.engine"].dispose()
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 import warnings
 from collections.abc import Iterable
-from contextlib import contextmanager
 from urllib.parse import parse_qs, urlparse
 
 # kafka-python 3.0 loads its protocol schemas with a deprecated importlib call at import time;
@@ -25,15 +23,34 @@ from segmad.ports.bus import Commit, Consumer, EventBus, Message, next_offsets
 SESSION_TIMEOUT_MS = 6000
 
 
-@contextmanager
-def _collecting_abandoned_sockets():
-    """Around closing a kafka-python client: afterwards, collect the socket it may abandon, without a warning."""
-    # kafka-python 3.0 abandons a socket it was still connecting when closed; the garbage collector
-    # would report it unclosed at some later moment, in whatever code runs then. Collect it now, quietly.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="unclosed <socket", category=ResourceWarning)
-        yield
-        gc.collect()
+def _close_sockets_of_failed_connects() -> None:
+    """Make kafka-python close the socket of a connection attempt that fails or is abandoned."""
+    # kafka-python 3.0 makes a socket per attempt and drops it unclosed when the attempt is refused or
+    # times out (a broker restarting under a live client) or is cancelled (a client closed while
+    # connecting); the error's traceback then keeps it open until the interpreter exits. Wrapped here,
+    # where it connects, for every client this module makes (none of them uses a proxy, whose classes
+    # connect on their own). If a kafka-python release moves this method, nothing is wrapped and
+    # tests/unit/test_hardening_kafka_sockets.py says so.
+    try:
+        from kafka.net.inet import KafkaNetSocket
+    except ImportError:
+        return
+    connect = KafkaNetSocket.sock_connect
+    if getattr(connect, "closes_on_failure", False):
+        return
+
+    async def sock_connect(self, net, sock, sockaddr, timeout_at=None):
+        try:
+            return await connect(self, net, sock, sockaddr, timeout_at=timeout_at)
+        except BaseException:  # GeneratorExit too: the client's selector cancels an attempt on close
+            sock.close()
+            raise
+
+    sock_connect.closes_on_failure = True
+    KafkaNetSocket.sock_connect = sock_connect
+
+
+_close_sockets_of_failed_connects()
 
 
 def parse_bus_url(url: str) -> dict:
@@ -90,9 +107,7 @@ class KafkaBus(EventBus):
                 except TopicAlreadyExistsError:
                     pass  # another process created it meanwhile: what we wanted
         finally:
-            with _collecting_abandoned_sockets():
-                admin.close()
-                del admin  # so that the collection can find what it abandoned
+            admin.close()
         self._known_topics.update(missing)
 
     def _producer_for(self, topic: str) -> KafkaProducer:
@@ -128,9 +143,8 @@ class KafkaBus(EventBus):
 
     def close(self) -> None:
         if self._producer is not None:
-            with _collecting_abandoned_sockets():
-                self._producer.close()
-                self._producer = None
+            self._producer.close()
+            self._producer = None
 
 
 class KafkaBusConsumer(Consumer):
@@ -172,6 +186,5 @@ class KafkaBusConsumer(Consumer):
         if not self._closed:
             self._closed = True
             # Never autocommit: only what the loop committed counts as handled.
-            with _collecting_abandoned_sockets():
-                self._consumer.close(autocommit=False)
-                self._consumer = None
+            self._consumer.close(autocommit=False)
+            self._consumer = None

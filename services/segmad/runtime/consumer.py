@@ -4,8 +4,10 @@ Delivery is at-least-once (see the bus port): a poll is committed only once each
 handled or sent to the dead-letter topic. What cannot be parsed goes there at once. With a retry policy,
 a handler error is tried again while it is transient; a poll that still fails is handled one message at a
 time, and a message that keeps failing goes there with its reason, so one poison message does not stop
-the worker; when none of them goes through for a transient reason, a server is down and the loop stops
-as it always did. Handlers are idempotent, so work a failed try left half done is redone harmlessly.
+the worker, even one that fails for a transient reason (a TorchServe 503 on that image alone). Only two
+messages in a row that fail for transient reasons, with none going through between them, stop the loop:
+a server is down, the messages are not to blame. Handlers are idempotent, so work a failed try left half
+done is redone harmlessly.
 """
 
 from __future__ import annotations
@@ -52,15 +54,17 @@ def run_batches(
     predict or save heaps once per poll. A message `parse` refuses with MalformedMessage goes to the
     dead-letter topic. With `retry`, a handler error is retried as the policy says; if the poll still
     fails, each message is handled alone (with its retries) and one that still fails is dead-lettered
-    with its error's type and message, unless every message of the poll failed with a transient error
-    (an outage: the loop stops). Without `retry` (tests that simulate a crash), a handler error stops
-    the loop. A stopping error is re-raised (so is any error of the bus) and leaves the poll
-    uncommitted, so it is delivered again. `on_dead_letter` sees every letter sent. Stops
-    between polls when `stop_event` is set (during retries, leaving the poll uncommitted) or, with
-    `stop_when_idle` (tests, one-off drains), when a poll finds nothing new.
+    with its error's type and message, unless it is the second message in a row, in this poll or across
+    polls, to fail with a transient error with none going through between them (an outage: the loop
+    stops). Without `retry` (tests that simulate a crash), a handler error stops the loop. A stopping
+    error is re-raised (so is any error of the bus) and leaves the poll uncommitted, so it is delivered
+    again. `on_dead_letter` sees every letter sent. Stops between polls when `stop_event` is set (during
+    retries, leaving the poll uncommitted) or, with `stop_when_idle` (tests, one-off drains), when a
+    poll finds nothing new.
     """
     stats = LoopStats()
     stopping = stop_event.is_set if stop_event is not None else (lambda: False)
+    failing_in_a_row = 0  # messages that failed for transient reasons since the last one went through
 
     def dead_letter(message: Message, why: str) -> None:
         letter = events.DeadLetter(message.topic, message.partition, message.offset, message.key, why, message.value)
@@ -87,12 +91,14 @@ def run_batches(
 
     def handle_poll(parsed: list[tuple[Message, E]]) -> bool:
         """Handle or dead-letter every message of a poll; False when stopped before that was done."""
+        nonlocal failing_in_a_row
         if retry is None:
             handle([event for _, event in parsed])
             stats.handled += len(parsed)
             return True
         error = failure(parsed)
         if error is None:
+            failing_in_a_row = 0
             return True
         culprits = [(parsed[0][0], error)]
         if len(parsed) > 1:
@@ -105,10 +111,14 @@ def run_batches(
                     culprits.append((one[0], error))
         if stopping():
             return False  # a failure may be the stop cutting retries short: not a reason to dead-letter
-        if len(culprits) == len(parsed) and all(is_transient(error) for _, error in culprits):
-            # Not one message went through, and only for reasons that may clear: a server is down, the
-            # messages are not to blame. Stop, leaving the poll to be delivered again once it is back.
-            raise culprits[-1][1]
+        if len(culprits) < len(parsed):
+            failing_in_a_row = 0  # the servers answered for another message: these are to blame
+        elif all(is_transient(error) for _, error in culprits):
+            failing_in_a_row += len(culprits)
+            if failing_in_a_row > 1:
+                # Not one message went through since, and only for reasons that may clear: a server is
+                # down, the messages are not to blame. Stop, leaving the poll to be delivered again.
+                raise culprits[-1][1]
         for message, error in culprits:
             dead_letter(message, reason(error))
         return True

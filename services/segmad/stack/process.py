@@ -6,16 +6,12 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-# Popen objects of the children this process started, kept so they can be reaped (no zombies, no warnings).
-_children: dict[int, subprocess.Popen] = {}
 
 
 @dataclass
@@ -99,24 +95,47 @@ def _pid_file(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.pid"
 
 
-def pid_of(run_dir: Path, name: str) -> int | None:
-    """The pid of the running process `name` started, or None (no pid file, or it has exited)."""
+def _recorded(run_dir: Path, name: str) -> dict | None:
+    """What the pid file of `name` says (pid, argv0), or None."""
     try:
-        recorded = json.loads(_pid_file(run_dir, name).read_text())
+        return json.loads(_pid_file(run_dir, name).read_text())
     except (FileNotFoundError, ValueError):
         return None
+
+
+def pid_of(run_dir: Path, name: str) -> int | None:
+    """The pid of the running process `name` started, or None (no pid file, or it has exited)."""
+    recorded = _recorded(run_dir, name)
+    if recorded is None:
+        return None
     pid = recorded["pid"]
-    try:
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our exited child, so it does not look alive
-    except ChildProcessError:
-        pass
+    _reap(pid)  # if it is our exited child, so that it does not look alive
     try:
         # The same program, not a stranger that got the pid after a reboot.
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
         status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return pid if cmdline == recorded["argv0"] and status != "Z" else None
+    if cmdline == recorded["argv0"] and status != "Z":
+        return pid
+    _reap(pid)  # it may have exited since the first look
+    return None
+
+
+def _spawn_detached(argv: list[str], env: dict[str, str], log: Path) -> int:
+    """Start argv in a session of its own, stdin from /dev/null, stdout and stderr appended to `log`; its pid.
+
+    Detached on purpose: the server outlives this process (`segmad stack up` returns at once). So it is no
+    subprocess.Popen, which would report a server still running whenever it is dropped or this process
+    exits; the pid file names it, `_reap` collects its exit status (`pid_of`, `stop`), and once this
+    process has exited, init does.
+    """
+    with open(log, "ab") as out:
+        return os.posix_spawnp(argv[0], argv, env, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+            (os.POSIX_SPAWN_DUP2, out.fileno(), 2),
+        ])
 
 
 def start(service: Service, run_dir: Path, log_dir: Path) -> int:
@@ -127,20 +146,17 @@ def start(service: Service, run_dir: Path, log_dir: Path) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     if service.before_start:
         service.before_start()
-    with open(log_dir / f"{service.name}.log", "ab") as log:
-        child = subprocess.Popen(service.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 env=_environment(service), start_new_session=True)
-    _children[child.pid] = child
-    _pid_file(run_dir, service.name).write_text(json.dumps({"pid": child.pid, "argv0": service.argv[0]}))
+    pid = _spawn_detached(service.argv, _environment(service), log_dir / f"{service.name}.log")
+    _pid_file(run_dir, service.name).write_text(json.dumps({"pid": pid, "argv0": service.argv[0]}))
     deadline = time.monotonic() + service.ready_timeout_s
     while not answers(service):
-        if child.poll() is not None or time.monotonic() > deadline:
+        if _reap(pid) or time.monotonic() > deadline:
             stop(service, run_dir, grace_s=2)
             raise RuntimeError(f"{service.name} did not start; see {log_dir / service.name}.log")
         time.sleep(0.2)
     if service.after_start:
         service.after_start()
-    return child.pid
+    return pid
 
 
 def _group_alive(pgid: int) -> bool:
@@ -159,7 +175,7 @@ def stop(service: Service, run_dir: Path, grace_s: float | None = None) -> bool:
     """
     pid = pid_of(run_dir, service.name)
     if pid is not None:
-        # The child leads its own session (start_new_session), so its pid is also its process group's id.
+        # The child leads its own session (setsid), so its pid is also its process group's id.
         def kill(sig: int) -> None:
             try:
                 (os.killpg if service.process_group else os.kill)(pid, sig)
@@ -178,13 +194,25 @@ def stop(service: Service, run_dir: Path, grace_s: float | None = None) -> bool:
             kill(signal.SIGKILL)
             while running():
                 time.sleep(0.05)
-    _reap(pid)
+    recorded = _recorded(run_dir, service.name)
+    # Our child that has stopped (or died on its own) may still be exiting: wait for it briefly, no zombie.
+    _reap(recorded["pid"] if recorded else None, wait_s=2.0)
     _pid_file(run_dir, service.name).unlink(missing_ok=True)
     return pid is not None
 
 
-def _reap(pid: int | None) -> None:
-    """Wait for our exited child `pid`, so that it is neither a zombie nor reported as unreaped."""
-    child = _children.get(pid) if pid is not None else None
-    if child is not None and child.poll() is not None:
-        del _children[pid]
+def _reap(pid: int | None, wait_s: float = 0.0) -> bool:
+    """Collect the exit status of `pid` if it is a child of this process that has exited, waiting up to
+    `wait_s` for it to (no zombie left); whether it did. False for a child still running then and for a
+    process that is not our child."""
+    deadline = time.monotonic() + wait_s
+    while pid is not None:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return False
