@@ -29,7 +29,13 @@ def test_two_rounds_over_the_stack_reach_the_embedded_conclusions(tmp_path):
                "--pool-size", "60", "--wild-size", "16", "--rounds", "1", "--n3", "3", "--n4", "6",
                "--test-size", "6", "--annotators", "2", "--finetune-max-steps", "2", "--no-baselines",
                "--compare", "--stack", str(tmp_path / "stack"), "--report", str(report), "--timeout", "300"]
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    try:
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        # The killed run leaves its private stack up: take it down before failing.
+        subprocess.run([sys.executable, "-m", "segmad.cli", "stack", "down", "--dir", str(tmp_path / "stack")],
+                       cwd=REPO, env=env, capture_output=True, timeout=120)
+        raise
     assert done.returncode == 0, done.stderr[-4000:]
     summary = json.loads((report / "summary.json").read_text())
     comparison = json.loads((report / "comparison.json").read_text())
