@@ -80,7 +80,11 @@ def running_server(url: str, blob_dir: Path, workers: int, threads: int, schema:
         yield base
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # never left running
+            server.kill()
+            server.wait()
 
 
 class _Client:
