@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from segmad.errors import InputError
 from segmad.mad import IGNORE
 from segmad.files import write_text_atomic
-from segmad.offline.layout import discover
+from segmad.offline.layout import discover, label_tables
 from segmad.offline.mining import mine
 
 
@@ -28,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n3", type=int, required=True, metavar="N",
                         help="images kept per (competitor, class, partition)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the JSON result")
+    parser.add_argument("--label-map", type=Path, metavar="FILE",
+                        help="JSON or YAML mapping models with their own label sets onto the run's: "
+                        '{"classes": [run classes], "models": {MODEL: {"classes": [...], "label_map": {A: B}}}} '
+                        "(unmapped classes become 255, ignored)")
     parser.add_argument("--workers", type=int, default=1, metavar="K",
                         help="processes decoding and scoring the maps, this one included (default 1)")
 
@@ -49,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     """Check the inputs, mine the heaps, write {"images": M, "heaps": [...]} atomically."""
     _check_arguments(args)
     folders = discover(args.predictions, args.target)
+    if args.label_map is not None:
+        folders = replace(folders, tables=label_tables(_read_spec(args.label_map), folders, args.num_classes))
     heaps, stats = mine(folders, args.train_masks, args.num_classes, args.n3, args.workers)
     candidates = heaps.candidates()
     records = heaps.to_records()
@@ -60,3 +67,17 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _read_spec(path: Path) -> dict:
+    """The --label-map file (JSON, or YAML by its suffix)."""
+    if not path.is_file():
+        raise InputError("no such --label-map file", path)
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(path.read_text())
+        return json.loads(path.read_text())
+    except Exception as error:
+        raise InputError(f"--label-map: {str(error).splitlines()[0]}", path) from error

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -19,6 +19,7 @@ class PredictionFolders:
     target: str
     competitors: tuple[str, ...]  # sorted
     files: dict[str, dict[str, str]]  # model -> {image id: file name}
+    tables: dict[str, bytes] = field(default_factory=dict)  # model -> its label map onto the run's (select --label-map)
 
     @property
     def image_ids(self) -> list[str]:
@@ -33,6 +34,8 @@ class PredictionFolders:
                 self.root / self.target / self.files[self.target][image_id],
                 tuple((c, self.root / c / self.files[c][image_id]) for c in self.competitors),
                 num_classes,
+                tuple(sorted(self.tables.items())),
+                self.target,
             )
 
 
@@ -60,3 +63,31 @@ def discover(root: Path, target: str) -> PredictionFolders:
                 root / competitor / f"{missing[0]}.png",
             )
     return PredictionFolders(root, target, competitors, files)
+
+
+def label_tables(spec: dict, folders: PredictionFolders, num_classes: int) -> dict[str, bytes]:
+    """Lookup tables of the models a `--label-map` file names: {"classes": the run's C+1 names,
+    "models": {model: {"classes": its names in index order, "label_map": {its class: run class or null}}}}."""
+    from segmad.cards.labels import LabelSpace
+
+    if not isinstance(spec, dict) or not isinstance(spec.get("classes"), list) or not isinstance(spec.get("models"), dict):
+        raise InputError('--label-map: expected {"classes": [the run\'s classes], "models": {model: {"classes": [...], '
+                         '"label_map": {...}}}}')
+    space = LabelSpace(tuple(str(c) for c in spec["classes"]))
+    if space.num_classes != num_classes:
+        raise InputError(f"--label-map names {space.num_classes} foreground classes, --num-classes is {num_classes}")
+    tables = {}
+    for model, entry in spec["models"].items():
+        if model != folders.target and model not in folders.competitors:
+            raise InputError(f"--label-map names model {model!r}, which has no folder "
+                             f"(models: {', '.join((folders.target, *folders.competitors))})")
+        if not isinstance(entry, dict) or not isinstance(entry.get("classes"), list):
+            raise InputError(f"--label-map: model {model!r} needs its classes (a list, index 0 first)")
+        label_map = entry.get("label_map") or {}
+        if unknown := sorted(set(label_map) - set(entry["classes"])):
+            raise InputError(f"--label-map: {model!r} maps classes it does not have: {', '.join(unknown)}")
+        table = space.lookup([str(c) for c in entry["classes"]], label_map)
+        if len(entry["classes"]) < 255 and (table[: len(entry["classes"])] == 255).all():
+            raise InputError(f"--label-map: none of {model!r}'s classes maps onto the run's")
+        tables[model] = table.tobytes()
+    return tables

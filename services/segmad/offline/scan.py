@@ -36,6 +36,10 @@ class ImageTask:
     target_path: Path
     competitor_paths: tuple[tuple[str, Path], ...]  # (competitor, path), competitors sorted
     num_classes: int
+    # (model, 256-byte lookup table): maps of a model with its own label set, mapped onto the run's
+    # label space as they are read (segmad.cards.labels); models not named are in the run's space
+    tables: tuple[tuple[str, bytes], ...] = ()
+    target: str = "target"
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,14 @@ def _fractions(counts: np.ndarray, num_classes: int, pixels: int) -> np.ndarray:
 def score_image(task: ImageTask) -> ImageScore:
     """Decode and check one image's maps, then its class fractions and distance to each competitor."""
     started = perf_counter()
-    target = read_label_map(task.target_path)
-    competitors = [(name, path, read_label_map(path)) for name, path in task.competitor_paths]
+    tables = {name: np.frombuffer(table, np.uint8) for name, table in task.tables}
+
+    def read(name: str, path: Path) -> np.ndarray:
+        label_map = read_label_map(path)
+        return tables[name][label_map] if name in tables else label_map
+
+    target = read(task.target, task.target_path)
+    competitors = [(name, path, read(name, path)) for name, path in task.competitor_paths]
     decoded = perf_counter()
     for _, path, label_map in competitors:
         if label_map.shape != target.shape:
