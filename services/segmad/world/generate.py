@@ -8,7 +8,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from segmad.world.config import SPLIT_CODES, WILD_SPLITS, WorldConfig, check_split, split_size
-from segmad.world.scene import render, render_out_of_domain
+from segmad.world.render import to_uint8
+from segmad.world.scene import CAMERA_NOISE, render, render_out_of_domain
 from segmad.world.shifts import OUT_OF_DOMAIN, draw_shifts
 
 
@@ -28,8 +29,9 @@ def sample(config: WorldConfig, split: str, index: int) -> Sample:
     size = split_size(config, split)
     if not 0 <= index < size:
         raise IndexError(f"index {index} outside split {split!r} of {size} samples")
-    # One random stream per (seed, split, index): any sample regenerates alone, in any order.
-    rng = np.random.default_rng([config.seed, SPLIT_CODES[split], index])
+    scene = index % config.pool_scenes if split == "pool" and config.pool_scenes else index
+    # One random stream per (seed, split, scene): any sample regenerates alone, in any order.
+    rng = np.random.default_rng([config.seed, SPLIT_CODES[split], scene])
     draw = rng.random() if split in WILD_SPLITS else 1.0
     if draw < config.ood_fraction:
         image, mask = render_out_of_domain(rng, config.size)
@@ -38,7 +40,17 @@ def sample(config: WorldConfig, split: str, index: int) -> Sample:
         shifted = draw < config.ood_fraction + config.shifted_fraction
         shifts, in_domain = (draw_shifts(rng) if shifted else ()), True
         image, mask = render(rng, config.size, config.num_classes, shifts)
+    if scene != index:
+        image, mask = near_duplicate(np.random.default_rng([config.seed, SPLIT_CODES[split], index, 1]), image, mask)
     return Sample(f"{split}-{index:06d}", image, mask, shifts, in_domain)
+
+
+def near_duplicate(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Another frame of the same scene: the view moved by up to 3 px and fresh sensor noise on top."""
+    dy, dx = (int(v) for v in rng.integers(-3, 4, size=2))
+    image, mask = np.roll(image, (dy, dx), axis=(0, 1)), np.roll(mask, (dy, dx), axis=(0, 1))
+    noisy = image.astype(np.float32) + rng.normal(0.0, CAMERA_NOISE, image.shape).astype(np.float32)
+    return to_uint8(noisy), mask
 
 
 def samples(config: WorldConfig, split: str, start: int = 0,

@@ -1,0 +1,89 @@
+"""`segmad study --small`: the whole grid on the tiny zoo, its outputs, resumption and sane values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from segmad import cli
+from segmad.simulation.zoo import ensure_tiny_zoo
+from segmad.study.finetuning import Task, run_task
+from segmad.study.grid import SELECTORS, SMALL, StudyConfig, cells
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """The small grid run once with two worker processes: (output folder, zoo folder, study.json)."""
+    zoo_dir, out = tmp_path_factory.mktemp("zoo"), tmp_path_factory.mktemp("study")
+    ensure_tiny_zoo(zoo_dir)
+    assert cli.main(["study", "--small", "--zoo", str(zoo_dir), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    return out, zoo_dir, json.loads((out / "study.json").read_text())
+
+
+def test_every_cell_of_the_small_grid_is_measured_once(study):
+    out, _, doc = study
+    expected = {c.key(StudyConfig(**SMALL)) for c in cells(StudyConfig(**SMALL))}
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["key"] for r in lines) == sorted(expected)
+    assert {r["selector"] for r in doc["rows"]} == set(SELECTORS)
+
+
+def test_gains_are_finite_and_mads_s_is_no_larger_than_its_budget(study):
+    _, _, doc = study
+    for cell in doc["cells"]:
+        if cell["selector"] == "mad":
+            assert math.isfinite(cell["gain_wild"]) and math.isfinite(cell["t0_change"])
+            assert 0 < cell["size"] <= cell["budget"] and cell["ratings"] == cell["candidates"] * 3
+
+
+def test_worst_finds_only_failures_until_the_pools_failures_run_out(study):
+    _, _, doc = study
+    failures = min(c["pool_failures"] for c in doc["cells"])
+    worst = doc["precision_at_k"]["worst"]["mean"]
+    assert failures > 0 and all(p == 1.0 for p in worst[:failures])
+
+
+def test_random_finds_failures_at_about_the_pools_failure_rate(study):
+    _, _, doc = study
+    rate = sum(c["pool_failures"] for c in doc["cells"] if c["selector"] == "ceiling-pool") / (2 * SMALL["pool_size"])
+    randoms = [c["precision_s"] for c in doc["cells"] if c["selector"] == "random"]
+    assert abs(sum(randoms) / len(randoms) - rate) < 0.3
+    assert doc["precision_at_k"]["random"]["mean"][-1] < doc["precision_at_k"]["worst"]["mean"][-1] + 1e-9
+
+
+def test_the_report_holds_the_table_the_aims_and_the_plots(study):
+    out, _, doc = study
+    page, markdown = (out / "index.html").read_text(), (out / "study.md").read_text()
+    assert "Does MAD beat cheaper selections?" in page and "mad-adaptive" in page and "data:image/png" in page
+    assert "| mad | 4 | 2 |" in markdown and "![gain_vs_budget](figures/gain_vs_budget.png)" in markdown
+    for name in ("gain_vs_budget", "precision_at_k", "shifted_gain_vs_budget"):
+        assert (out / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    assert {a["claim"].split(" ")[0] for a in doc["aims"]} >= {"MAD's", "label", "adaptive"}
+    row = next(r for r in doc["rows"] if r["selector"] == "mad" and r["budget"] == 4)
+    assert row["gain_wild"]["n"] == 2 and row["gain_wild"]["lo"] <= row["gain_wild"]["mean"] <= row["gain_wild"]["hi"]
+
+
+def test_a_rerun_skips_every_measured_cell(study, capsys):
+    out, zoo_dir, doc = study
+    before = (out / "results.jsonl").read_text()
+    assert cli.main(["study", "--small", "--zoo", str(zoo_dir), "--out", str(out), "--workers", "2"]) == 0
+    assert f"{len(doc['cells'])} of {len(doc['cells'])} cells already measured" in capsys.readouterr().err
+    assert (out / "results.jsonl").read_text() == before
+
+
+def test_a_fine_tune_in_this_process_equals_the_workers(study):
+    out, zoo_dir, doc = study
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    cell = next(c for c in lines if c["selector"] == "worst" and c["seed"] == 0 and c["budget"] == 4)
+    shared = next((out / "shared").glob("default-*-seed0.npz"))
+    train_sets = next((out / "shared").glob("train-sets-*.npz"))
+    again = run_task(Task(cell["key"], tuple(cell["chosen"]), str(shared), str(train_sets), str(zoo_dir), "demo",
+                          SMALL["finetune_max_steps"], 0))
+    assert again["wild"] == cell["wild"] and again["t0"] == cell["t0"]
+
+
+def test_a_bad_option_is_one_line_and_exit_status_2(capsys, tmp_path):
+    assert cli.main(["study", "--small", "--selectors", "mad,oracle", "--out", str(tmp_path)]) == 2
+    assert "unknown selectors ['oracle']" in capsys.readouterr().err
