@@ -12,7 +12,7 @@ from segmad.errors import InputError
 COMMANDS: dict[str, tuple[str, str]] = {
     "world": ("segmad.commands.world", "generate the synthetic world: export"),
     "select": ("segmad.commands.select", "mine the candidate set M from label maps on disk"),
-    "bench": ("segmad.bench.cli", "measure speed: select | labelling"),
+    "bench": ("segmad.bench.cli", "measure speed: select | labelling | pipeline | stream | ingest | cards"),
     "demo": ("segmad.demo.cli", "run the whole loop embedded on the synthetic world and write the report"),
     "zoo": ("segmad.commands.zoo", "train and list the model zoo"),
     "annotators": ("segmad.commands.annotators", "annotator accounts: add | password | disable | enable | token | tokens | revoke-token; simulated annotators: simulate"),
@@ -26,8 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("segmad.commands.models", "the rounds' models: add (a card or a checkpoint) | list | publish | set-default"),
     "export": ("segmad.commands.export", "a round as a VOC tree, COCO JSON or Label Studio tasks, with provenance"),
     "import": ("segmad.commands.import_", "masks made in CVAT, Label Studio or a VOC tree into the round's dense campaign, for review"),
-    "example": ("segmad.commands.example", "worked examples: real (a real person segmenter on real photographs)"),
-    "study": ("segmad.commands.study", "does MAD beat cheaper selections? selectors × budgets × seeds against the world's truth"),
+    "example": ("segmad.examples.cli", "worked examples: real (a real person segmenter on real photographs)"),
+    "study": ("segmad.study.cli", "does MAD beat cheaper selections? selectors × budgets × seeds against the world's truth"),
 }
 
 

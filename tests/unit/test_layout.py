@@ -13,7 +13,7 @@ from pathlib import Path
 import segmad
 
 ROOT = Path(segmad.__file__).parent
-DRIVERS = {"demo", "e2e", "bench"}  # runs and measurements; production never imports them
+DRIVERS = {"demo", "e2e", "bench", "study", "examples"}  # runs and measurements; production never imports them
 
 
 def _package_of(path: Path) -> str:
