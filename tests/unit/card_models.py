@@ -107,3 +107,16 @@ def write_cards(folder, space) -> dict[str, str]:
         paths[name] = str(folder / f"{name}.json")
         (folder / f"{name}.json").write_text(json.dumps(card))
     return paths
+
+
+class FailsOnWide(nn.Module):
+    """Full-resolution logits of 4 classes, but a ValueError for inputs wider than 90 pixels."""
+
+    def forward(self, x):
+        if x.shape[-1] > 90:
+            raise ValueError(f"cannot take a width of {x.shape[-1]}")
+        return torch.zeros(x.shape[0], 4, *x.shape[2:])
+
+
+def fails_on_wide() -> nn.Module:
+    return FailsOnWide()

@@ -28,6 +28,7 @@ from segmad.offline.mining import training_bounds
 from segmad.pipeline import sets
 from segmad.pipeline.keys import label_key, prediction_key
 from segmad.pipeline.models import is_card
+from segmad.ports.segmenter import ModelRef
 from segmad.publish.register import add_card
 from segmad.rounds import control
 from segmad.settings import Settings
@@ -221,5 +222,37 @@ def test_an_onnx_target_is_trained_by_its_cards_hook_and_checked_before_it_is_re
         with pytest.raises(Exception, match="exited with status 1: no GPU"):
             train_round(ports, 2, CONFIG)
         assert ports.catalog.model_version("broken", "v2") is None and ports.catalog.round(2).state == "training"
+    finally:
+        ports.close()
+
+
+def test_an_image_a_cards_model_fails_on_leaves_the_pool_and_the_others_are_predicted(tmp_path):
+    """Pool mining with a competitor that fails on wide images: those are marked unusable with the model's
+    error, every other image gets every map, and the round's pool leaves them out."""
+    from segmad.inference.handler import InferenceHandler
+
+    ports = bootstrap.build(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'c.db'}",
+                                     blob_url=f"file://{tmp_path / 'blobs'}", bus="memory"))
+    try:
+        paths = write_cards(tmp_path, SPACE)
+        add_card(ports, "fcn8s", "v0", paths["fcn8s"], role="target", space=SPACE)
+        (tmp_path / "narrow.json").write_text(json.dumps({"format": "python", "role": "competitor",
+                                                          "entry": "tests.unit.card_models:fails_on_wide",
+                                                          "classes": list(SPACE.names)}))
+        import segmad.publish.register as register
+
+        real_check, register.check_card_model = register.check_card_model, lambda model: None  # probes are wide
+        try:
+            add_card(ports, "narrow", "v0", tmp_path / "narrow.json", space=SPACE)
+        finally:
+            register.check_card_model = real_check
+        ingest_arrays(ports, ((i, pool_item(int(i[-6:]))[0]) for i in POOL[:8]), "test")
+        handler = InferenceHandler(ports, C, batch_size=8)
+        handler._predict([ModelRef("fcn8s", "v0"), ModelRef("narrow", "v0")], POOL[:8])
+        wide = {i for i in POOL[:8] if SIZES[int(i[-6:]) % len(SIZES)][1] > 90}
+        assert wide and set(ports.catalog.unusable_images()) == wide
+        for image_id in set(POOL[:8]) - wide:
+            assert ports.catalog.prediction(image_id, "narrow", "v0") is not None
+            assert ports.catalog.prediction(image_id, "fcn8s", "v0") is not None
     finally:
         ports.close()

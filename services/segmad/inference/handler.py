@@ -6,6 +6,8 @@ catalog already holds is skipped (and re-announced), so redelivery is harmless. 
 are encoded, stored and announced on a thread while the next slice is predicted. An image whose
 stored copy cannot be read is marked unusable in the catalog (it leaves every round's pool) and the
 others are predicted all the same; its ImageIngested then fails, to be dead-lettered with the reason.
+So is an image a model fails on while the others of its slice go through (a card's model that cannot
+take its size, say); a model that fails on every image of a slice is broken, and the poll fails.
 """
 
 from __future__ import annotations
@@ -101,13 +103,38 @@ class InferenceHandler:
                     raise
                 self.overlap.wait()  # the slice before is stored before this one is examined
                 bad = self._unreadable(chunk)
-                if not bad:
-                    raise  # every image reads: the models fail, not the images
-                unreadable |= bad
                 rest = [i for i in chunk if i not in bad]
+                if not bad:
+                    # Every image reads: a model fails on some of them (a card's model that cannot take
+                    # an image's size, say). One image at a time finds which; a model that fails on
+                    # every one is broken, not the images, and nothing is marked.
+                    bad = self._failing(classes, rest)
+                    if not bad:
+                        raise
+                    unreadable |= bad
+                    continue
+                unreadable |= bad
                 if rest:
                     self.predicted += stages.predict_with_models(self.ports, classes, rest)
         return unreadable
+
+    def _failing(self, classes: dict, image_ids: list[str]) -> dict[str, Exception]:
+        """Predict the images one at a time; those a model fails on are marked unusable with the model's
+        error (they leave every round's pool, as unreadable images do). Empty when every image fails."""
+        failed: dict[str, Exception] = {}
+        for image_id in image_ids:
+            try:
+                self.predicted += stages.predict_with_models(self.ports, classes, [image_id])
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                failed[image_id] = error
+        if len(failed) == len(image_ids):
+            return {}
+        for image_id, error in failed.items():
+            self.ports.catalog.mark_unusable(image_id, f"a model failed on it: {reason(error)}")
+            log.warning("image unusable", extra={"image_id": image_id, "error": reason(error)})
+        return failed
 
     def _unreadable(self, image_ids: list[str]) -> dict[str, Exception]:
         """The images whose stored copy cannot be read, each marked unusable in the catalog."""
