@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.skipif(shutil.which("java") is None,
                     reason="TorchServe needs Java 17")
-def test_two_rounds_over_the_stack_reach_the_embedded_conclusions(tmp_path):
+def test_two_rounds_over_the_stack_reach_the_embedded_conclusions(tmp_path, tiny_zoo):
     report = tmp_path / "report"
+    shutil.copytree(tiny_zoo, tmp_path / "data" / "tiny-zoo")  # where `e2e --tiny-zoo` looks: trained once per session
     env = dict(os.environ, SEGMAD_DATA_DIR=str(tmp_path / "data"))
     for key in [k for k in env if k.startswith("SEGMAD_") and k != "SEGMAD_DATA_DIR"]:
         del env[key]  # nothing of the caller's configuration leaks into the private stack

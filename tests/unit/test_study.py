@@ -8,16 +8,14 @@ import math
 import pytest
 
 from segmad import cli
-from segmad.simulation.zoo import ensure_tiny_zoo
 from segmad.study.finetuning import Task, run_task
 from segmad.study.grid import SELECTORS, SMALL, StudyConfig, cells
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def study(tmp_path_factory, tiny_zoo):
     """The small grid run once with two worker processes: (output folder, zoo folder, study.json)."""
-    zoo_dir, out = tmp_path_factory.mktemp("zoo"), tmp_path_factory.mktemp("study")
-    ensure_tiny_zoo(zoo_dir)
+    zoo_dir, out = tiny_zoo, tmp_path_factory.mktemp("study")
     assert cli.main(["study", "--small", "--zoo", str(zoo_dir), "--out", str(out), "--workers", "2", "--quiet"]) == 0
     return out, zoo_dir, json.loads((out / "study.json").read_text())
 
