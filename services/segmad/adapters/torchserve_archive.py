@@ -38,17 +38,23 @@ class ModelSpec:
 def build_mar(name: str, version: str, module_path: Path, spec: ModelSpec, export_dir: Path,
               handler: Path = HANDLER) -> Path:
     """Write export_dir/NAME-VERSION.mar (replacing one there) and return its path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sidecar = Path(tmp) / SIDECAR
+        sidecar.write_text(json.dumps(asdict(spec)))
+        return _archive(name, version, module_path, [sidecar], export_dir, handler)
+
+
+def _archive(name: str, version: str, serialized: Path, extra_files: list[Path], export_dir: Path,
+             handler: Path) -> Path:
+    """torch-model-archiver: export_dir/NAME-VERSION.mar of the serialized file, the handler and the extras."""
     if not handler.exists():
         raise InputError(f"the TorchServe handler is missing: {handler}")
     export_dir.mkdir(parents=True, exist_ok=True)
     archive_name = f"{name}-{version}"
-    with tempfile.TemporaryDirectory() as tmp:
-        sidecar = Path(tmp) / SIDECAR
-        sidecar.write_text(json.dumps(asdict(spec)))
-        command = [sys.executable, "-m", "model_archiver.model_packaging", "--model-name", archive_name,
-                   "--version", version, "--serialized-file", str(module_path), "--handler", str(handler),
-                   "--extra-files", str(sidecar), "--export-path", str(export_dir), "--force"]
-        done = subprocess.run(command, capture_output=True, text=True)
+    command = [sys.executable, "-m", "model_archiver.model_packaging", "--model-name", archive_name,
+               "--version", version, "--serialized-file", str(serialized), "--handler", str(handler),
+               "--extra-files", ",".join(map(str, extra_files)), "--export-path", str(export_dir), "--force"]
+    done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise InputError(f"torch-model-archiver failed: {done.stderr.strip()[-500:]}")
     return export_dir / f"{archive_name}.mar"
@@ -69,19 +75,8 @@ def cards_bundle(out: Path) -> Path:
 def build_card_mar(name: str, version: str, card: dict, run_classes: list[str], artefact: bytes, export_dir: Path,
                    handler: Path = HANDLER) -> Path:
     """export_dir/NAME-VERSION.mar of a card's model: its artefact, the card, and segmad.cards to run it."""
-    if not handler.exists():
-        raise InputError(f"the TorchServe handler is missing: {handler}")
-    export_dir.mkdir(parents=True, exist_ok=True)
-    archive_name = f"{name}-{version}"
     with tempfile.TemporaryDirectory() as tmp:
         sidecar, model, bundle = Path(tmp) / CARD_SIDECAR, Path(tmp) / "model.bin", Path(tmp) / CARDS_BUNDLE
         sidecar.write_text(json.dumps({"card": card, "run_classes": list(run_classes)}))
         model.write_bytes(artefact)
-        cards_bundle(bundle)
-        command = [sys.executable, "-m", "model_archiver.model_packaging", "--model-name", archive_name,
-                   "--version", version, "--serialized-file", str(model), "--handler", str(handler),
-                   "--extra-files", f"{sidecar},{bundle}", "--export-path", str(export_dir), "--force"]
-        done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise InputError(f"torch-model-archiver failed: {done.stderr.strip()[-500:]}")
-    return export_dir / f"{archive_name}.mar"
+        return _archive(name, version, model, [sidecar, cards_bundle(bundle)], export_dir, handler)

@@ -131,7 +131,6 @@ class CardModel:
             self.model.to(memory_format=torch.channels_last)
         pre = card.preprocess
         order = [2, 1, 0] if pre.channels == "bgr" else [0, 1, 2]
-        self._order = order
         self._mean_raw = np.array([pre.mean[i] for i in order], np.float32)
         self._std_raw = np.array([pre.std[i] for i in order], np.float32)
 
