@@ -1,9 +1,12 @@
-"""`segmad zoo train|list`: train the missing zoo models on the synthetic world, show what is stored."""
+"""`segmad zoo train|cards|publish|list`: train the missing zoo models on the synthetic world, write their model
+cards, register them, show what is stored."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 from segmad import settings
 from segmad.models import ARCHITECTURES
@@ -11,7 +14,7 @@ from segmad.zoo.store import list_checkpoints, summary
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`train` and `list` subcommands."""
+    """`train`, `cards`, `publish` and `list` subcommands."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     train = sub.add_parser("train", help="train the missing models into <data_dir>/zoo")
     train.add_argument("--only", nargs="+", choices=list(ARCHITECTURES), metavar="ARCH",
@@ -23,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--t0-count", type=_positive, help="score on the first N images of T0 only (quick runs)")
     train.add_argument("--threads", type=_positive, default=1, help="torch threads (default 1)")
     train.add_argument("--format", choices=("table", "json"), default="table")
+    cards = sub.add_parser("cards", help="write the missing model cards beside the checkpoints (<arch>.card.json, "
+                                         "for `segmad models add NAME --card`) and print their paths")
+    cards.add_argument("--zoo", type=Path, help="the zoo's folder (default <data_dir>/zoo)")
     sub.add_parser("publish", help="add every zoo model as version v0 for the rounds (`target` and the "
                                    "competitors under their architecture's name); see `segmad models add`")
     listing = sub.add_parser("list", help="show the stored models")
@@ -38,11 +44,28 @@ def run(args: argparse.Namespace) -> int:
         rows = train_zoo(zoo_dir, args.only or list(ARCHITECTURES), seed=args.seed, force=args.force,
                          epochs=args.epochs, s0_count=args.s0_count, t0_count=args.t0_count,
                          threads=args.threads, progress=True)
+    elif args.action == "cards":
+        return _cards(args.zoo or zoo_dir)
     elif args.action == "publish":
         return _publish(zoo_dir)
     else:
         rows = [{**summary(m), "path": str(zoo_dir / f"{m['arch']}.pt")} for m in list_checkpoints(zoo_dir)]
     print(json.dumps(rows, indent=2) if args.format == "json" else _table(rows))
+    return 0
+
+
+def _cards(zoo_dir: Path) -> int:
+    from segmad.errors import InputError
+    from segmad.zoo.cards import write_missing_cards
+
+    found = list_checkpoints(zoo_dir)
+    if not found:
+        raise InputError(f"no zoo in {zoo_dir}: `segmad zoo train` first")
+    written = write_missing_cards(zoo_dir)
+    for path in written:
+        print(path)
+    if not written:
+        print(f"every checkpoint in {zoo_dir} has its card ({len(found)})", file=sys.stderr)
     return 0
 
 

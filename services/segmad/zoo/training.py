@@ -11,6 +11,7 @@ import torch
 from segmad import world
 from segmad.models import INPUT_SIZE, build, param_count
 from segmad.models.train import dataset_miou, train
+from segmad.zoo.cards import write_card
 from segmad.zoo.recipes import ZOO_ROLES, recipe
 from segmad.zoo.store import checkpoint_path, read_meta, save, summary
 
@@ -18,7 +19,7 @@ from segmad.zoo.store import checkpoint_path, read_meta, save, summary
 def train_zoo(zoo_dir: Path, archs: list[str], *, seed: int = 0, force: bool = False, epochs: int | None = None,
               s0_count: int | None = None, t0_count: int | None = None, threads: int = 1,
               world_config: world.WorldConfig | None = None, progress: bool = True) -> list[dict]:
-    """Train each arch whose checkpoint is missing (all of them with force); return one row per arch."""
+    """Train each arch whose checkpoint is missing (all of them with force), write each one's card; one row per arch."""
     config = world_config or world.WorldConfig(size=INPUT_SIZE)
     s0 = world.stack(config, "s0", range(min(s0_count or config.s0_size, config.s0_size)))
     t0 = world.stack(config, "t0", range(min(t0_count or config.t0_size, config.t0_size)))
@@ -26,11 +27,11 @@ def train_zoo(zoo_dir: Path, archs: list[str], *, seed: int = 0, force: bool = F
     for arch in archs:
         path = checkpoint_path(zoo_dir, arch)
         if path.exists() and not force:
-            rows.append({**summary(read_meta(path)), "status": "kept"})
+            rows.append({**summary(read_meta(path)), "status": "kept", "card": str(write_card(zoo_dir, arch))})
             continue
         meta = train_one(arch, s0, t0, config, recipe(arch, seed, epochs), threads, progress)
         save(path, meta.pop("model"), meta)
-        rows.append({**summary(meta), "status": "trained"})
+        rows.append({**summary(meta), "status": "trained", "card": str(write_card(zoo_dir, arch))})
     return rows
 
 
