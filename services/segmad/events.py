@@ -18,6 +18,15 @@ from google.protobuf.message import DecodeError, Message
 from segmad.proto.v1 import dead_letters_pb2, images_pb2, predictions_pb2, rounds_pb2
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# The largest stored PNG an event carries a copy of (ImageIngested.png, PredictionReady.label_map):
+# at the world's 64 px an image is about 10 KiB and a label map under 1 KiB, so the consumer skips a
+# store round trip per image and map; a larger one is only named, and fetched by whoever needs it.
+COPY_BYTES = 64 * 1024
+
+
+def copy_of(data: bytes) -> bytes:
+    """What an event carries of a stored blob: the bytes if they are small enough, else nothing."""
+    return data if len(data) <= COPY_BYTES else b""
 
 
 class MalformedMessage(ValueError):
@@ -31,6 +40,7 @@ class ImageIngested:
     blob_key: str
     width: int
     height: int
+    png: bytes = b""  # a copy of the stored PNG when small (copy_of), else empty
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class PredictionReady:
     version: str
     blob_key: str
     fractions: list[float]  # per label 0..C
+    label_map: bytes = b""  # a copy of the stored PNG when small (copy_of), else empty
 
 
 @dataclass(frozen=True)

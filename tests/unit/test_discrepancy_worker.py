@@ -1,7 +1,9 @@
 """The discrepancy worker: pairs scored when both maps exist, heaps written only when they change."""
 
+import pytest
 from sqlalchemy import event
 
+from segmad import events
 from segmad.ports.bus import PREDICTIONS
 from segmad.runtime.consumer import run_batches
 from segmad.ports.segmenter import ModelRef
@@ -76,20 +78,41 @@ def test_images_labelled_in_an_earlier_round_are_not_mined_again(tmp_path):
     assert control.candidates(ports, 2)["images"] and not set(labelled) & set(control.candidates(ports, 2)["images"])
 
 
-def test_an_image_s_target_map_is_read_once_per_poll_for_all_its_competitors(tmp_path):
+@pytest.mark.parametrize("copies", [False, True])
+def test_an_image_s_target_map_is_read_once_per_poll_for_all_its_competitors(tmp_path, monkeypatch, copies):
+    """Maps too large to travel in their messages are fetched once each; small ones are not fetched at all."""
+    if not copies:
+        monkeypatch.setattr(events, "COPY_BYTES", 0)  # every map too large to be copied into its message
     ports = make_ports(tmp_path)
     ingest(ports, POOL[:6])
     start_round(ports, tmp_path)
     run_inference(ports)
     read = []
-    get = ports.blobs.get
+    get = ports.blobs.get  # the embedded store's get_many reads through it
     ports.blobs.get = lambda key: read.append(key) or get(key)
     handler = DiscrepancyHandler(ports)
     run_batches(ports.bus.subscribe([PREDICTIONS], "discrepancy"), parse, handler.handle, ports.bus,
                 stop_when_idle=True)
+    assert handler.stats.pairs == 2 * 6 and handler.stats.maps_read == 3 * 6
+    if copies:
+        assert read == []  # every map came with its PredictionReady
+        assert control.candidates(ports, 1) == without_copies(tmp_path / "fetched", monkeypatch)
+        return
     target_maps = [key for key in read if key.startswith("predictions/target/")]
-    assert handler.stats.pairs == 2 * 6 and sorted(target_maps) == sorted(set(target_maps)) and len(target_maps) == 6
-    assert sorted(read) == sorted(set(read)) and len(read) == 3 * 6 == handler.stats.maps_read  # every map once
+    assert sorted(target_maps) == sorted(set(target_maps)) and len(target_maps) == 6
+    assert sorted(read) == sorted(set(read)) and len(read) == 3 * 6  # every map once
+
+
+def without_copies(root, monkeypatch) -> dict:
+    """The candidates of the same round mined from the store's maps only."""
+    with monkeypatch.context() as patch:
+        patch.setattr(events, "COPY_BYTES", 0)
+        ports = make_ports(root)
+        ingest(ports, POOL[:6])
+        start_round(ports, root)
+        run_inference(ports)
+        run_discrepancy(ports)
+        return control.candidates(ports, 1)
 
 
 def heap_writes_per_poll(ports, handler, group: str = "discrepancy") -> list[int]:

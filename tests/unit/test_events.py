@@ -16,9 +16,9 @@ names = st.text(min_size=1, max_size=20)
 sides = st.integers(1, 2**32 - 1)
 
 image_events = st.builds(ImageIngested, names, st.text("0123456789abcdef", min_size=64, max_size=64), names,
-                         sides, sides)
+                         sides, sides, st.binary(max_size=64))
 prediction_events = st.builds(PredictionReady, names, names, names, names,
-                              st.lists(st.floats(0, 1), min_size=1, max_size=30))
+                              st.lists(st.floats(0, 1), min_size=1, max_size=30), st.binary(max_size=64))
 round_events = st.builds(RoundEvent, st.integers(0, 2**32 - 1), names)
 dead_letters = st.builds(DeadLetter, names, st.integers(0, 2**31), st.integers(0, 2**63), st.text(), st.text(),
                          st.binary())
@@ -33,6 +33,13 @@ def test_the_wire_form_is_protobuf():
     event = ImageIngested("img-1", SHA, "images/ab/x.png", 640, 480)
     message = images_pb2.ImageIngested.FromString(events.to_bytes(event))
     assert (message.image_id, message.width, message.height) == ("img-1", 640, 480)
+
+
+def test_a_message_of_an_older_producer_carries_no_copy_and_only_small_blobs_are_copied():
+    older = predictions_pb2.PredictionReady(image_id="a", model="m", version="v0", blob_key="k", fractions=[1.0])
+    assert events.from_bytes(PredictionReady, older.SerializeToString()).label_map == b""
+    assert events.copy_of(b"x" * events.COPY_BYTES) == b"x" * events.COPY_BYTES
+    assert events.copy_of(b"x" * (events.COPY_BYTES + 1)) == b""
 
 
 def test_fields_added_by_a_newer_producer_are_ignored():

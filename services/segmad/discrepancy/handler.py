@@ -7,7 +7,8 @@ Heaps ignore repeated pushes and their top-n3 does not depend on order, so redel
 reordered events leave the same heaps (and write nothing).
 
 Each label map a poll needs is read once: an image's maps (the target's and its competitors')
-are fetched together and decoded once for all its pairs.
+are decoded once for all its pairs, taken from the copies the poll's messages carry where they
+do (small maps, events.COPY_BYTES) and fetched together from the store otherwise.
 
 Members of the group (threads or processes, each on its own partitions) each hold a view of the
 heaps: a save merges the view into the stored heap under a lock (top n3 of the union) and takes
@@ -59,6 +60,7 @@ class DiscrepancyHandler:
         self._round: MiningRound | None = None
         self._heaps: CandidateHeaps | None = None
         self._present: set[tuple[ModelRef, str]] = set()  # (model, image) predicted, for the poll at hand
+        self._copies: dict[str, bytes] = {}  # the poll's label maps carried by its messages, by blob key
 
     def __call__(self, message: Message) -> None:
         self.handle([parse(message)])
@@ -83,6 +85,7 @@ class DiscrepancyHandler:
                 return  # nothing is being mined; round start re-announces the target's maps
             self._load(mining_round(self.ports.catalog, row))
         self._present = self._predicted({event.image_id for event in batch})
+        self._copies = {event.blob_key: event.label_map for event in batch if event.label_map}
         # A pair both of whose maps arrive in one poll is scored once, not once per map; an image's
         # pairs are scored together, so its target map is read once.
         pairs = sorted({(image_id, competitor) for event in batch for competitor, image_id in self._pairs(event)})
@@ -95,7 +98,7 @@ class DiscrepancyHandler:
     def _push_image(self, image_id: str, competitors: list[ModelRef]) -> list[HeapKey]:
         """Offer one image's (target, competitor) pairs to the heaps; its maps fetched together, each decoded once."""
         self.stats.maps_read += 1 + len(competitors)
-        return stages.push_image(self.ports, self._heaps, self._round.target, competitors, image_id)
+        return stages.push_image(self.ports, self._heaps, self._round.target, competitors, image_id, self._copies)
 
     def _load(self, mining: MiningRound) -> None:
         self._round = mining

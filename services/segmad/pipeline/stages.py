@@ -15,7 +15,7 @@ from segmad import events
 from segmad.ports.bus import PREDICTIONS
 from segmad.ports.segmenter import ModelRef
 from segmad.catalog.records import Prediction
-from segmad.codec import decode_png, encode_png
+from segmad.codec import decode_png, encode_png, sha256
 from segmad.mad import CandidateHeaps, SizeBounds, class_fractions, label_counts
 from segmad.mad.distance import discrepancy_and_counts
 from segmad.ports import Ports
@@ -27,12 +27,19 @@ def _batches(items: Sequence, size: int):
         yield items[start : start + size]
 
 
-def read_images(ports: Ports, image_ids: Sequence[str]) -> list[np.ndarray]:
-    """The stored RGB images (H, W, 3), each at its own size; LookupError for an id the catalog lacks."""
+def read_images(ports: Ports, image_ids: Sequence[str], copies: Mapping[str, bytes] | None = None) -> list[np.ndarray]:
+    """The stored RGB images (H, W, 3), each at its own size; LookupError for an id the catalog lacks.
+
+    `copies`: PNGs already in hand by image id (the copies ImageIngested carries, checked against the
+    stored image's sha256); only the others are fetched from the store.
+    """
     images = ports.catalog.images_by_id(image_ids)
     if missing := [i for i in image_ids if i not in images]:
         raise LookupError(f"images not in the catalog: {', '.join(missing[:5])}")
-    return [decode_png(data) for data in ports.blobs.get_many([images[i].blob_key for i in image_ids])]
+    copies = {i: data for i, data in (copies or {}).items() if i in images and sha256(data) == images[i].sha256}
+    fetch = [i for i in image_ids if i not in copies]
+    fetched = dict(zip(fetch, ports.blobs.get_many([images[i].blob_key for i in fetch]))) if fetch else {}
+    return [decode_png(copies[i] if i in copies else fetched[i]) for i in image_ids]
 
 
 def load_images(ports: Ports, image_ids: Sequence[str]) -> np.ndarray:
@@ -68,7 +75,8 @@ def predict_images(ports: Ports, model: ModelRef, image_ids: Sequence[str], num_
 
 
 def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids: Sequence[str],
-                        store: Callable[[Callable[[], int]], None] | None = None) -> int:
+                        store: Callable[[Callable[[], int]], None] | None = None,
+                        copies: Mapping[str, bytes] | None = None) -> int:
     """Predict the given images with each model version (mapped to its C) that lacks them; re-announce
     the ones it has; how many predictions were new.
 
@@ -76,7 +84,8 @@ def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids:
     on a large pool. Re-announcing covers a worker killed between its catalog commit and its
     publish: consumers of PredictionReady are idempotent, a lost announcement is not recoverable.
     `store`, when given, is handed the storing of the maps (encode, blobs, rows, announcements) to
-    run later (the inference worker runs it beside the next slice's prediction).
+    run later (the inference worker runs it beside the next slice's prediction). `copies`: the images'
+    PNGs already in hand (see read_images).
     """
     todo = {}
     for model in models:
@@ -85,17 +94,18 @@ def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids:
         have = {p.image_id for p in known}
         if missing := [i for i in image_ids if i not in have]:
             todo[model] = missing
-    return _predict_new(ports, models, todo, store)
+    return _predict_new(ports, models, todo, store, copies)
 
 
 def _predict_new(ports: Ports, models: Mapping[ModelRef, int], todo: Mapping[ModelRef, list[str]],
-                 store: Callable[[Callable[[], int]], None] | None = None) -> int:
+                 store: Callable[[Callable[[], int]], None] | None = None,
+                 copies: Mapping[str, bytes] | None = None) -> int:
     """Predict each model's images, each image read once for all; maps stored before the catalog row
     that names them, the rows in one statement, then announced (now, or by `store`)."""
     if not todo:
         return 0
     needed = sorted({i for ids in todo.values() for i in ids})
-    images = dict(zip(needed, read_images(ports, needed)))  # any sizes: each map comes back at its image's
+    images = dict(zip(needed, read_images(ports, needed, copies)))  # any sizes: each map comes back at its image's
     answers = ports.segmenter.predict_many([(model, [images[i] for i in ids]) for model, ids in todo.items()])
     if store is None:
         return _store_answers(ports, models, todo, answers)
@@ -115,26 +125,33 @@ def _store_answers(ports: Ports, models: Mapping[ModelRef, int], todo: Mapping[M
                                    class_fractions(label_map, models[model]).tolist(), float(h)))
     ports.blobs.put_many(blobs, "image/png")
     ports.catalog.add_predictions(rows)
-    announce(ports, rows)
+    announce(ports, rows, dict(blobs))  # the discrepancy worker reads the maps from the messages
     return len(rows)
 
 
-def announce(ports: Ports, predictions: Iterable[Prediction]) -> None:
-    """Publish PredictionReady for catalogued predictions."""
+def announce(ports: Ports, predictions: Iterable[Prediction], maps: Mapping[str, bytes] | None = None) -> None:
+    """Publish PredictionReady for catalogued predictions; `maps` (stored PNGs by blob key) are sent
+    along where small enough (events.copy_of)."""
+    maps = maps or {}
     for row in predictions:
-        ports.bus.publish(PREDICTIONS, row.image_id, events.to_bytes(
-            events.PredictionReady(row.image_id, row.model, row.version, row.blob_key, list(row.fractions))))
+        ports.bus.publish(PREDICTIONS, row.image_id, events.to_bytes(events.PredictionReady(
+            row.image_id, row.model, row.version, row.blob_key, list(row.fractions),
+            events.copy_of(maps.get(row.blob_key, b"")))))
 
 
 def push_image(ports: Ports, heaps: CandidateHeaps, target: ModelRef, competitors: Sequence[ModelRef],
-               image_id: str) -> list:
+               image_id: str, copies: Mapping[str, bytes] | None = None) -> list:
     """Offer one image's (target, competitor) pairs to the heaps from stored maps; returns changed keys.
 
-    The maps are fetched together and each decoded once (the target's serves every competitor).
+    The maps are fetched together and each decoded once (the target's serves every competitor);
+    `copies` (PNGs by blob key, those the PredictionReady messages carry) need no fetch.
     """
     C = heaps.bounds.num_classes
-    found = ports.blobs.get_many([prediction_key(m.name, m.version, image_id) for m in [target, *competitors]])
-    t_map, *c_maps = map(decode_png, found)
+    copies = copies or {}
+    keys = [prediction_key(m.name, m.version, image_id) for m in [target, *competitors]]
+    fetch = [key for key in keys if key not in copies]
+    fetched = dict(zip(fetch, ports.blobs.get_many(fetch))) if fetch else {}
+    t_map, *c_maps = (decode_png(copies[key] if key in copies else fetched[key]) for key in keys)
     t_counts = label_counts(t_map)
     t_fractions = t_counts[: C + 1] / t_map.size
     changed = []

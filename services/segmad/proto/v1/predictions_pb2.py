@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsegmad/v1/predictions.proto\x12\tsegmad.v1\"h\n\x0fPredictionReady\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08\x62lob_key\x18\x04 \x01(\t\x12\x11\n\tfractions\x18\x05 \x03(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsegmad/v1/predictions.proto\x12\tsegmad.v1\"{\n\x0fPredictionReady\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08\x62lob_key\x18\x04 \x01(\t\x12\x11\n\tfractions\x18\x05 \x03(\x01\x12\x11\n\tlabel_map\x18\x06 \x01(\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'segmad.v1.predictions_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PREDICTIONREADY']._serialized_start=42
-  _globals['_PREDICTIONREADY']._serialized_end=146
+  _globals['_PREDICTIONREADY']._serialized_end=165
 # @@protoc_insertion_point(module_scope)
