@@ -9,6 +9,12 @@ back to the image's own size (nearest neighbour): an 8-bit greyscale PNG whose p
 class indices. The response header X-Segmad-Entropy carries the image's mean per-pixel softmax
 entropy in nats.
 
+A request may carry several images in one body (what segmad's client sends: one request per few
+images instead of one per image, which is most of TorchServe's cost for small images): the
+container b"SGMD", a big-endian uint32 count, then per image a uint32 length and its encoded
+bytes. The answer is the same container of PNG label maps, in order, and X-Segmad-Entropy lists
+their entropies separated by commas.
+
 A model registered from a card (segmad.cards: TorchScript, ONNX or Python) is archived instead with
 `segmad_card.json` ({"card": ..., "run_classes": [...]}), its artefact as the serialized file, and
 `segmad_cards.zip`, the source of segmad.cards: the handler runs the card with it, so maps come back
@@ -35,6 +41,7 @@ SIDECAR = "segmad_model.json"
 CARD_SIDECAR = "segmad_card.json"
 CARDS_BUNDLE = "segmad_cards.zip"
 ENTROPY_HEADER = "X-Segmad-Entropy"
+PACK_MAGIC = b"SGMD"  # several encoded images (or label maps) in one body: see pack / unpack
 
 
 class SegmadHandler:
@@ -60,10 +67,10 @@ class SegmadHandler:
         self.model = load_module(os.path.join(model_dir, serialized))
         self.initialized = True
 
-    def preprocess(self, data: list[dict]) -> torch.Tensor:
-        """Request bodies -> normalised float32 (N, 3, H, W) at the declared input size."""
+    def preprocess(self, bodies: list[bytes]) -> torch.Tensor:
+        """Encoded images -> normalised float32 (N, 3, H, W) at the declared input size."""
         height, width = self.spec["input_size"]
-        originals = [Image.open(io.BytesIO(body_of(row))) for row in data]
+        originals = [Image.open(io.BytesIO(body)) for body in bodies]
         self.sizes = [(image.height, image.width) for image in originals]
         images = np.stack([fit(image, (width, height)) for image in originals])  # (N, H, W, 3)
         mean = np.asarray(self.spec["mean"], np.float32) * 255.0
@@ -86,16 +93,30 @@ class SegmadHandler:
         return [encode_png(resize_nearest(m, *size)) for m, size in zip(maps, sizes)], [float(e) for e in entropy.double()]
 
     def handle(self, data: list[dict], context) -> list[bytes]:
-        """TorchServe's entry point: a batch of requests -> a batch of PNG bodies."""
+        """TorchServe's entry point: a batch of requests (each one image, or a pack of several) -> one
+        body per request (a PNG, or a pack of PNGs in the request's order)."""
+        requests = [body_of(row) for row in data]
+        packed = [body.startswith(PACK_MAGIC) for body in requests]
+        per_request = [unpack(body) if is_pack else [body] for body, is_pack in zip(requests, packed)]
+        bodies = [body for images in per_request for body in images]
         if self.card_model is not None:
-            maps, entropy = self.card_model.predict([decode(body_of(row), None) for row in data])
+            maps, entropy = self.card_model.predict([decode(body, None) for body in bodies])
             pngs, entropies = [encode_png(m) for m in maps], [float(e) for e in entropy]
         else:
-            pngs, entropies = self.postprocess(self.inference(self.preprocess(data)))
-        for idx, entropy in enumerate(entropies):
-            context.set_response_content_type(idx, "image/png")
-            context.set_response_header(idx, ENTROPY_HEADER, repr(entropy))
-        return pngs
+            pngs, entropies = self.postprocess(self.inference(self.preprocess(bodies)))
+        answers, start = [], 0
+        for idx, (images, is_pack) in enumerate(zip(per_request, packed)):
+            end = start + len(images)
+            if is_pack:
+                answers.append(pack(pngs[start:end]))
+                context.set_response_content_type(idx, "application/octet-stream")
+                context.set_response_header(idx, ENTROPY_HEADER, ",".join(repr(e) for e in entropies[start:end]))
+            else:
+                answers.append(pngs[start])
+                context.set_response_content_type(idx, "image/png")
+                context.set_response_header(idx, ENTROPY_HEADER, repr(entropies[start]))
+            start = end
+        return answers
 
 
 def load_module(path: str) -> torch.nn.Module:
@@ -114,6 +135,30 @@ def body_of(row: dict) -> bytes:
     if not isinstance(body, (bytes, bytearray)):
         raise ValueError("expected an encoded image as the request body")
     return bytes(body)
+
+
+def pack(blobs: list[bytes]) -> bytes:
+    """Several byte strings in one body: b"SGMD", uint32 count, then uint32 length + bytes each (big-endian)."""
+    parts = [PACK_MAGIC, len(blobs).to_bytes(4, "big")]
+    for blob in blobs:
+        parts += [len(blob).to_bytes(4, "big"), blob]
+    return b"".join(parts)
+
+
+def unpack(body: bytes) -> list[bytes]:
+    """The byte strings of a pack; ValueError if the body is not a whole one."""
+    if not body.startswith(PACK_MAGIC) or len(body) < 8:
+        raise ValueError("not a pack of images")
+    count, at, blobs = int.from_bytes(body[4:8], "big"), 8, []
+    for _ in range(count):
+        size = int.from_bytes(body[at:at + 4], "big")
+        if at + 4 + size > len(body):
+            raise ValueError("a pack of images cut short")
+        blobs.append(body[at + 4:at + 4 + size])
+        at += 4 + size
+    if at != len(body) or not blobs:
+        raise ValueError("a pack of images with trailing bytes or no image")
+    return blobs
 
 
 def load_card_model(model_dir: str, serialized: str):

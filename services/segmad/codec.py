@@ -11,6 +11,7 @@ import hashlib
 import io
 import struct
 import zlib
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -127,6 +128,36 @@ def _palette_as_greyscale(data: bytes) -> bytes | None:
             return b"".join(parts)
         position = end
     return None
+
+
+PACK_MAGIC = b"SGMD"
+
+
+def pack(blobs: Sequence[bytes]) -> bytes:
+    """Several byte strings in one body (the TorchServe handler's multi-image requests and answers):
+    b"SGMD", a big-endian uint32 count, then per string a uint32 length and its bytes."""
+    parts = [PACK_MAGIC, struct.pack(">I", len(blobs))]
+    for blob in blobs:
+        parts += [struct.pack(">I", len(blob)), blob]
+    return b"".join(parts)
+
+
+def unpack(body: bytes) -> list[bytes]:
+    """The byte strings of a pack; ValueError if the body is not one whole pack."""
+    if not body.startswith(PACK_MAGIC) or len(body) < 8:
+        raise ValueError("not a pack of images")
+    (count,), at, blobs = struct.unpack_from(">I", body, 4), 8, []
+    for _ in range(count):
+        if at + 4 > len(body):
+            raise ValueError("a pack of images cut short")
+        (size,) = struct.unpack_from(">I", body, at)
+        if at + 4 + size > len(body):
+            raise ValueError("a pack of images cut short")
+        blobs.append(body[at + 4:at + 4 + size])
+        at += 4 + size
+    if at != len(body) or not blobs:
+        raise ValueError("a pack of images with trailing bytes or no image")
+    return blobs
 
 
 def sha256(data: bytes) -> str:

@@ -15,7 +15,7 @@ from PIL import Image
 from torch import nn
 
 from segmad.adapters.torchserve_archive import HANDLER, ModelSpec, build_mar
-from segmad.codec import decode_png, encode_png
+from segmad.codec import decode_png, encode_png, pack, unpack
 from segmad.models import build
 from segmad.models.predict import predict_with_entropy
 from segmad.publish.archive import script_checkpoint
@@ -125,6 +125,38 @@ def test_logits_under_out_are_used(zoo_served):
     images = world_like_images(1)
     expected, _ = predict_with_entropy(model, images)
     assert np.array_equal(decode_png(handler.handle([{"body": encode_png(images[0])}], context)[0]), expected[0])
+
+
+def test_requests_of_several_images_beside_single_ones_get_their_maps_in_order(zoo_served):
+    """A batch mixing packs (segmad's client) and single images (curl): each request's answer in its own form."""
+    handler, model, context = zoo_served
+    images = world_like_images(6)
+    sizes = [64, 40, 64, 48, 64, 64]
+    images = [np.asarray(Image.fromarray(image).resize((s, s))) for image, s in zip(images, sizes)]
+    rows = [{"body": pack([encode_png(i) for i in images[:3]])}, {"body": encode_png(images[3])},
+            {"data": bytearray(pack([encode_png(i) for i in images[4:]]))}]
+    answers = handler.handle(rows, context)
+    alone = FakeContext(None, "")
+    one_by_one = [decode_png(handler.handle([{"body": encode_png(image)}], alone)[0]) for image in images]
+    entropies = [float(alone.headers[0]["X-Segmad-Entropy"]) for _ in [0]]  # the last image's, alone
+    got = [decode_png(m) for m in unpack(answers[0])] + [decode_png(answers[1])] + [decode_png(m) for m in unpack(answers[2])]
+    assert [m.shape for m in got] == [(s, s) for s in sizes]
+    assert all(np.array_equal(a, b) for a, b in zip(got, one_by_one))
+    assert [h["Content-Type"] for h in (context.headers[0], context.headers[1], context.headers[2])] == [
+        "application/octet-stream", "image/png", "application/octet-stream"]
+    assert len(context.headers[0]["X-Segmad-Entropy"].split(",")) == 3
+    assert float(context.headers[2]["X-Segmad-Entropy"].split(",")[1]) == pytest.approx(entropies[0], rel=1e-5)
+
+
+def test_the_handlers_pack_is_segmads(zoo_served):
+    """The handler is standalone (TorchServe's Python lacks segmad): its copy of the pack format is the client's."""
+    module = load_handler_module()
+    blobs = [b"", b"\x89PNG", bytes(range(256)) * 3]
+    assert module.pack(blobs) == pack(blobs) and module.unpack(pack(blobs)) == blobs == unpack(module.pack(blobs))
+    for broken in (pack(blobs)[:-1], pack(blobs) + b"x", b"SGMD\x00\x00\x00\x00", b"PNG"):
+        for read in (unpack, module.unpack):
+            with pytest.raises(ValueError):
+                read(broken)
 
 
 def test_a_request_without_an_image_body_is_refused(zoo_served):
