@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default="var/stack", help="the stack to use if it runs (default var/stack)")
     parser.add_argument("--no-torchserve", action="store_true",
                         help="the inference worker runs the models in its own process (to see TorchServe's share)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="pairs of runs (in process, then stack), interleaved; the ratio reported is their "
+                             "median (default 1; 3 or more on a shared machine, whose speed drifts between runs)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
@@ -71,42 +75,60 @@ def run(args: argparse.Namespace) -> int:
     from segmad import settings
     from segmad.bench.pipeline_runs import StackRun, embedded
 
-    if args.images < 1 or args.batch_size < 1 or args.n3 < 1:
-        raise InputError("--images, --batch-size and --n3 must be at least 1")
+    if args.images < 1 or args.batch_size < 1 or args.n3 < 1 or args.repeat < 1:
+        raise InputError("--images, --batch-size, --n3 and --repeat must be at least 1")
     say = print if args.format == "text" else (lambda line: None)
-    models, pool = _pool(args, settings.load().zoo_dir, say)
+    runs = []
     with tempfile.TemporaryDirectory(prefix="segmad-bench-pipeline-") as tmp:
         work = Path(tmp)
         env, private = _stack_env(args.dir, work, say)
         try:
             if not env.get("SEGMAD_DATABASE_URL"):
                 raise InputError("the pipeline benchmark needs PostgreSQL (DATABASE_URL, or one at 127.0.0.1:5432)")
-            say(f"in process: {args.images} images, models {', '.join(m.arch for m in models)}, batch {args.batch_size}")
-            local = embedded(models, pool)
-            say(f"in process: {local['images_per_s']:.1f} images/s ({local['seconds']:.1f} s)")
-            over = StackRun(env, work, say, torchserve=not args.no_torchserve)
-            try:
-                over.publish(models, pool)
-                stacked = over.run(models, pool)
-            finally:
-                over.close()
+            for n in range(args.repeat):
+                models, pool = _pool(args, settings.load().zoo_dir, say if n == 0 else (lambda line: None))
+                say(f"run {n + 1}/{args.repeat}, in process: {args.images} images, models "
+                    f"{', '.join(m.arch for m in models)}, batch {args.batch_size}")
+                local = embedded(models, pool)
+                say(f"in process: {local['images_per_s']:.1f} images/s ({local['seconds']:.1f} s)")
+                (work / f"run-{n}").mkdir()
+                over = StackRun(env, work / f"run-{n}", say, torchserve=not args.no_torchserve)
+                try:
+                    over.publish(models, pool)
+                    stacked = over.run(models, pool)
+                finally:
+                    over.close()
+                runs.append({"stack": stacked, "in_process": local,
+                             "ratio": stacked["images_per_s"] / local["images_per_s"]})
+                say(f"run {n + 1}: stack {stacked['images_per_s']:.1f} images/s, ratio {runs[-1]['ratio']:.2f}")
         finally:
             if private is not None:
                 private.down(grace_s=5)
+    middle = sorted(runs, key=lambda run: run["ratio"])[len(runs) // 2]  # the median run (upper one of an even count)
+    stacked, local = middle["stack"], middle["in_process"]
     figures = {"images": args.images, "batch_size": args.batch_size, "models": [m.arch for m in models],
                "torchserve": not args.no_torchserve,
                "trained_zoo": models[0].trained, "stack": stacked, "in_process": local,
-               "ratio": stacked["images_per_s"] / local["images_per_s"]}
+               "ratio": middle["ratio"], "ratios": [run["ratio"] for run in runs],
+               # What the services path adds per image, in the median run.
+               "overhead_ms_per_image": 1000 * (1 / stacked["images_per_s"] - 1 / local["images_per_s"])}
     if args.format == "json":
         print(json.dumps(figures, indent=2))
         return 0
     print(f"stack:      {stacked['images_per_s']:.1f} images/s ({stacked['seconds']:.1f} s from first ingest to "
           f"last heap update; ingest alone {stacked['ingest_seconds']:.1f} s)")
     print(f"in process: {local['images_per_s']:.1f} images/s ({local['seconds']:.1f} s)")
-    print(f"ratio stack / in process: {figures['ratio']:.2f}")
+    print(f"ratio stack / in process: {figures['ratio']:.2f}" + (
+        f" (median of {len(runs)}: {', '.join(f'{r:.2f}' for r in figures['ratios'])})" if len(runs) > 1 else ""))
+    print(f"overhead of the services path: {figures['overhead_ms_per_image']:.1f} ms per image")
     print(f"|M|: stack {stacked['candidates']}, in process {local['candidates']}")
     print(f"busy: inference worker {stacked['inference_busy_seconds']:.1f} s, "
           f"discrepancy worker {stacked['discrepancy_busy_seconds']:.1f} s")
+    if stacked.get("cpu_seconds"):
+        cpu = stacked["cpu_seconds"]
+        print(f"CPU seconds of the stack run ({sum(cpu.values()):.1f} in all, {stacked['seconds']:.1f} s of wall "
+              f"on {os.cpu_count()} cores): " + ", ".join(f"{name} {v:.2f}" for name, v in
+                                                        sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.01))
     print(f"database writes per image: discrepancy worker {stacked['discrepancy_db_writes_per_image']:.2f}, "
           f"inference worker {stacked['inference_db_writes_per_image']:.2f}")
     return 0

@@ -71,6 +71,40 @@ def embedded(models: list[PipelineModel], pool: Pool) -> dict:
     return {"seconds": seconds, "images_per_s": len(pool.ids) / seconds, "candidates": len(heaps.candidates())}
 
 
+# Where the stack's CPU goes during a run: each component by a piece of its processes' command lines.
+COMPONENTS = (("seaweedfs (S3; Tansu's log lives there too)", "weed server"), ("tansu (broker)", "tansu"),
+              ("torchserve frontend (java)", "org.pytorch.serve.ModelServer"),
+              ("torchserve model workers", "model_service_worker.py"),
+              ("inference worker", "segmad.cli serve inference"), ("discrepancy worker", "segmad.cli serve discrepancy"),
+              ("postgresql", "postgres"))
+
+
+def cpu_seconds() -> dict[str, float] | None:
+    """CPU seconds (user + system) used so far by each component's live processes and by this process (which
+    ingests); None where /proc cannot tell (not Linux). Differences of two calls say what a run cost."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {name: 0.0 for name, _ in COMPONENTS}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        for name, marker in COMPONENTS:
+            if marker in command or (marker == "postgres" and command.startswith("postgres")):
+                totals[name] += (int(fields[11]) + int(fields[12])) / tick
+                break
+    own = os.times()
+    totals["ingestion (the benchmark's process)"] = own.user + own.system
+    return totals
+
+
 def metrics(port: int) -> dict[str, float]:
     """A worker's /metrics as {sample name: value} (label-free samples only)."""
     found = {}
@@ -163,6 +197,7 @@ class StackRun:
         _wait(lambda: metrics(inference).get("segmad_inference_events_total", 0) >= 1, 120, "inference to join")
         _wait(lambda: metrics(discrepancy).get("segmad_discrepancy_events_total", 0) >= 1, 120, "discrepancy to join")
         expected = 1 + len(models) * len(pool.ids)  # the warm-up, then one PredictionReady per model and image
+        cpu_before = cpu_seconds()
         began = time.time()
         ingest_arrays(self.ports, zip(pool.ids, pool.images), "bench")
         self.ports.bus.flush()
@@ -170,6 +205,7 @@ class StackRun:
         self.say(f"stack: ingested {len(pool.ids)} images in {ingested - began:.1f} s; mining ...")
         _wait(lambda: metrics(discrepancy).get("segmad_discrepancy_events_total", 0) >= expected, 3600,
               "the discrepancy worker to see every prediction")
+        cpu_after = cpu_seconds()
         inferred, discrepancy_metrics = (metrics(w.port) for w in self.workers)
         last_write = discrepancy_metrics["segmad_discrepancy_last_db_write_seconds"]
         seconds = last_write - began
@@ -180,7 +216,11 @@ class StackRun:
                 # Seconds each worker spent handling polls (the rest it waited for messages).
                 "inference_busy_seconds": inferred["segmad_inference_poll_seconds_sum"],
                 "discrepancy_busy_seconds": discrepancy_metrics["segmad_discrepancy_poll_seconds_sum"],
-                "candidates": len(control.candidates(self.ports, 1)["images"])}
+                "candidates": len(control.candidates(self.ports, 1)["images"]),
+                # CPU seconds each component used from the first ingest to the last heap update (a worker's
+                # poll may run on a little past it): what the services path costs, by component.
+                "cpu_seconds": ({name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+                                if cpu_before and cpu_after else None)}
 
     def close(self) -> None:
         """Stop the workers, unregister the models, drop the schema."""
