@@ -18,9 +18,10 @@ from google.protobuf.message import DecodeError, Message
 from segmad.proto.v1 import dead_letters_pb2, images_pb2, predictions_pb2, rounds_pb2
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-# The largest stored PNG an event carries a copy of (ImageIngested.png, PredictionReady.label_map):
-# at the world's 64 px an image is about 10 KiB and a label map under 1 KiB, so the consumer skips a
-# store round trip per image and map; a larger one is only named, and fetched by whoever needs it.
+# The largest stored label map a PredictionReady carries a copy of: a 64 px map is under 1 KiB, a
+# 512 px one about 10 KiB, so the discrepancy worker skips a store round trip per map; a larger one is
+# only named, and fetched. (ImageIngested carries none: the inference worker's read of the stored
+# image is also the check that the image a round will show people is there.)
 COPY_BYTES = 64 * 1024
 
 
@@ -40,7 +41,6 @@ class ImageIngested:
     blob_key: str
     width: int
     height: int
-    png: bytes = b""  # a copy of the stored PNG when small (copy_of), else empty
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ names = st.text(min_size=1, max_size=20)
 sides = st.integers(1, 2**32 - 1)
 
 image_events = st.builds(ImageIngested, names, st.text("0123456789abcdef", min_size=64, max_size=64), names,
-                         sides, sides, st.binary(max_size=64))
+                         sides, sides)
 prediction_events = st.builds(PredictionReady, names, names, names, names,
                               st.lists(st.floats(0, 1), min_size=1, max_size=30), st.binary(max_size=64))
 round_events = st.builds(RoundEvent, st.integers(0, 2**32 - 1), names)

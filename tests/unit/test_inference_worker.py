@@ -1,6 +1,5 @@
 """The inference worker: each image once per default model, round targets over the pool, checkpoints loaded."""
 
-import numpy as np
 import pytest
 from sqlalchemy import event
 
@@ -9,7 +8,6 @@ from segmad.ports.bus import IMAGES, PREDICTIONS
 from segmad.ports.segmenter import ModelRef
 from segmad.inference.handler import TOPICS, InferenceHandler, parse
 from segmad.models import build
-from segmad.pipeline import stages
 from segmad.runtime.consumer import run_batches
 from round_world import (C, FAILS, POOL, ingest, make_ports, register, run_discrepancy, run_inference, start_round,
                          truth_table)
@@ -75,11 +73,7 @@ def test_a_model_version_missing_from_the_segmenter_is_loaded_from_its_checkpoin
     assert ports.catalog.prediction(POOL[0], "fcn8s", "v2") is not None
 
 
-@pytest.mark.parametrize("copies", [False, True])
-def test_a_poll_reads_each_image_once_for_every_model(tmp_path, monkeypatch, copies):
-    """An image too large to travel in its ImageIngested is fetched once for all models; a small one not at all."""
-    if not copies:
-        monkeypatch.setattr(events, "COPY_BYTES", 0)
+def test_a_poll_reads_each_image_once_for_every_model(tmp_path):
     ports = make_ports(tmp_path)
     ingest(ports, POOL[:5])
     read = []
@@ -88,26 +82,7 @@ def test_a_poll_reads_each_image_once_for_every_model(tmp_path, monkeypatch, cop
     run_batches(ports.bus.subscribe(TOPICS, "inference"), parse, InferenceHandler(ports, C).handle, ports.bus,
                 stop_when_idle=True)
     images = [key for key in read if key.startswith("images/")]
-    assert images == [] if copies else (len(images) == 5 and len(set(images)) == 5)
-    assert len(announced(ports)) == 5 * len(FAILS)
-
-
-def test_a_copy_that_is_not_the_stored_image_is_not_used(tmp_path):
-    """A message whose copy's sha256 is not the catalogued image's: the stored image is read instead."""
-    ports = make_ports(tmp_path)
-    ingest(ports, POOL[:2])
-    with ports.bus.subscribe([IMAGES], "peek") as peek:
-        sent = [events.from_bytes(events.ImageIngested, m.value) for m in peek.poll(100, 0)]
-    assert len(sent) == 2 and all(e.png for e in sent)
-    read = []
-    get = ports.blobs.get
-    ports.blobs.get = lambda key: read.append(key) or get(key)
-    wrong = {sent[0].image_id: sent[1].png, sent[1].image_id: sent[1].png}  # the first image's copy is the second's
-    stages.predict_with_models(ports, {ModelRef("target", "v0"): C}, [e.image_id for e in sent], copies=wrong)
-    assert [key for key in read if key.startswith("images/")] == [sent[0].blob_key]
-    stored = stages.read_images(ports, [sent[0].image_id])[0]
-    assert np.array_equal(stages.load_prediction(ports, ModelRef("target", "v0"), sent[0].image_id),
-                          ports.segmenter.predict("target", "v0", [stored])[0])
+    assert len(images) == 5 and len(set(images)) == 5
 
 
 def test_a_poll_catalogues_the_predictions_of_every_model_in_one_insert(tmp_path):
@@ -169,10 +144,7 @@ def test_an_image_that_cannot_be_read_is_marked_unusable_and_the_round_mines_the
     assert M and POOL[2] not in M
 
 
-def test_an_unreadable_new_image_fails_its_event_after_the_others_of_the_poll_are_predicted(tmp_path, monkeypatch):
-    # Images too large to travel in their messages: each is read from the store, where one is lost. (A small
-    # image is predicted from its message's copy; a store that lost it is found where it is read next.)
-    monkeypatch.setattr(events, "COPY_BYTES", 0)
+def test_an_unreadable_new_image_fails_its_event_after_the_others_of_the_poll_are_predicted(tmp_path):
     ports = make_ports(tmp_path)
     ingest(ports, POOL[:3])
     drop_blob(ports, POOL[1])

@@ -72,12 +72,10 @@ class InferenceHandler:
     def handle(self, batch: list) -> None:
         """Predict the images of a poll with every default model, and a started round's pool."""
         image_ids = sorted({e.image_id for e in batch if isinstance(e, events.ImageIngested)})
-        # The small images' PNGs travel in their messages (checked against the catalog's sha256 before use).
-        copies = {e.image_id: e.png for e in batch if isinstance(e, events.ImageIngested) and e.png}
         unreadable = {}
         if image_ids:
             models = [ModelRef(m.name, m.version) for m in self.ports.catalog.default_models()]
-            unreadable = self._predict(models, image_ids, copies)
+            unreadable = self._predict(models, image_ids)
         for event in batch:
             if isinstance(event, events.RoundEvent) and event.state == MINING:
                 row = self.ports.catalog.round(event.round)
@@ -90,10 +88,8 @@ class InferenceHandler:
         if unreadable:  # the others are done; the loop dead-letters the bad image's event with the reason
             raise next(iter(unreadable.values()))
 
-    def _predict(self, models: list[ModelRef], image_ids: list[str],
-                 copies: dict[str, bytes] | None = None) -> dict[str, Exception]:
-        """Predict the images with the models; the images whose stored copy cannot be read, with why.
-        `copies`: PNGs in hand by image id (the messages' copies), read instead of the store's."""
+    def _predict(self, models: list[ModelRef], image_ids: list[str]) -> dict[str, Exception]:
+        """Predict the images with the models; the images whose stored copy cannot be read, with why."""
         # All models at once per slice of images: each image is read once, and a remote segmenter
         # serves the models side by side.
         classes = {model: ensure_loaded(self.ports, model, self.num_classes) for model in models}
@@ -101,7 +97,7 @@ class InferenceHandler:
         for start in range(0, len(image_ids), self.batch_size):
             chunk = image_ids[start : start + self.batch_size]
             try:
-                self.predicted += stages.predict_with_models(self.ports, classes, chunk, self.overlap, copies)
+                self.predicted += stages.predict_with_models(self.ports, classes, chunk, self.overlap)
             except Exception as error:
                 if is_transient(error):
                     raise

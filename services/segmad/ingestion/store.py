@@ -99,7 +99,7 @@ def catalogue(ports: Ports, batch: Sequence[Prepared | Outcome], known: dict[str
     new = [p for p in rows if p.image_id in new_ids]
     for p in new:
         ports.bus.publish(IMAGES, p.image_id, events.to_bytes(
-            events.ImageIngested(p.image_id, p.digest, image_key(p.digest), p.width, p.height, events.copy_of(p.data))))
+            events.ImageIngested(p.image_id, p.digest, image_key(p.digest), p.width, p.height)))
     if new:
         ports.bus.flush()
     added = {id(p) for p in new}  # the entries whose rows went in

@@ -15,7 +15,7 @@ from segmad import events
 from segmad.ports.bus import PREDICTIONS
 from segmad.ports.segmenter import ModelRef
 from segmad.catalog.records import Prediction
-from segmad.codec import decode_png, encode_png, sha256
+from segmad.codec import decode_png, encode_png
 from segmad.mad import CandidateHeaps, SizeBounds, class_fractions, label_counts
 from segmad.mad.distance import discrepancy_and_counts
 from segmad.ports import Ports
@@ -27,19 +27,12 @@ def _batches(items: Sequence, size: int):
         yield items[start : start + size]
 
 
-def read_images(ports: Ports, image_ids: Sequence[str], copies: Mapping[str, bytes] | None = None) -> list[np.ndarray]:
-    """The stored RGB images (H, W, 3), each at its own size; LookupError for an id the catalog lacks.
-
-    `copies`: PNGs already in hand by image id (the copies ImageIngested carries, checked against the
-    stored image's sha256); only the others are fetched from the store.
-    """
+def read_images(ports: Ports, image_ids: Sequence[str]) -> list[np.ndarray]:
+    """The stored RGB images (H, W, 3), each at its own size; LookupError for an id the catalog lacks."""
     images = ports.catalog.images_by_id(image_ids)
     if missing := [i for i in image_ids if i not in images]:
         raise LookupError(f"images not in the catalog: {', '.join(missing[:5])}")
-    copies = {i: data for i, data in (copies or {}).items() if i in images and sha256(data) == images[i].sha256}
-    fetch = [i for i in image_ids if i not in copies]
-    fetched = dict(zip(fetch, ports.blobs.get_many([images[i].blob_key for i in fetch]))) if fetch else {}
-    return [decode_png(copies[i] if i in copies else fetched[i]) for i in image_ids]
+    return [decode_png(data) for data in ports.blobs.get_many([images[i].blob_key for i in image_ids])]
 
 
 def load_images(ports: Ports, image_ids: Sequence[str]) -> np.ndarray:
@@ -75,8 +68,7 @@ def predict_images(ports: Ports, model: ModelRef, image_ids: Sequence[str], num_
 
 
 def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids: Sequence[str],
-                        store: Callable[[Callable[[], int]], None] | None = None,
-                        copies: Mapping[str, bytes] | None = None) -> int:
+                        store: Callable[[Callable[[], int]], None] | None = None) -> int:
     """Predict the given images with each model version (mapped to its C) that lacks them; re-announce
     the ones it has; how many predictions were new.
 
@@ -84,8 +76,7 @@ def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids:
     on a large pool. Re-announcing covers a worker killed between its catalog commit and its
     publish: consumers of PredictionReady are idempotent, a lost announcement is not recoverable.
     `store`, when given, is handed the storing of the maps (encode, blobs, rows, announcements) to
-    run later (the inference worker runs it beside the next slice's prediction). `copies`: the images'
-    PNGs already in hand (see read_images).
+    run later (the inference worker runs it beside the next slice's prediction).
     """
     todo = {}
     for model in models:
@@ -94,18 +85,17 @@ def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids:
         have = {p.image_id for p in known}
         if missing := [i for i in image_ids if i not in have]:
             todo[model] = missing
-    return _predict_new(ports, models, todo, store, copies)
+    return _predict_new(ports, models, todo, store)
 
 
 def _predict_new(ports: Ports, models: Mapping[ModelRef, int], todo: Mapping[ModelRef, list[str]],
-                 store: Callable[[Callable[[], int]], None] | None = None,
-                 copies: Mapping[str, bytes] | None = None) -> int:
+                 store: Callable[[Callable[[], int]], None] | None = None) -> int:
     """Predict each model's images, each image read once for all; maps stored before the catalog row
     that names them, the rows in one statement, then announced (now, or by `store`)."""
     if not todo:
         return 0
     needed = sorted({i for ids in todo.values() for i in ids})
-    images = dict(zip(needed, read_images(ports, needed, copies)))  # any sizes: each map comes back at its image's
+    images = dict(zip(needed, read_images(ports, needed)))  # any sizes: each map comes back at its image's
     answers = ports.segmenter.predict_many([(model, [images[i] for i in ids]) for model, ids in todo.items()])
     if store is None:
         return _store_answers(ports, models, todo, answers)
