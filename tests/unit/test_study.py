@@ -8,6 +8,9 @@ import math
 import pytest
 
 from segmad import cli
+from segmad.models import COMPETITOR_ARCHS, TARGET_ARCH
+from segmad.simulation.zoo import ensure_zoo
+from segmad.study import shared as shared_file
 from segmad.study.finetuning import Task, run_task
 from segmad.study.grid import SELECTORS, SMALL, StudyConfig, cells
 
@@ -80,6 +83,45 @@ def test_a_fine_tune_in_this_process_equals_the_workers(study):
     again = run_task(Task(cell["key"], tuple(cell["chosen"]), str(shared), str(train_sets), str(zoo_dir), "demo",
                           SMALL["finetune_max_steps"], 0))
     assert again["wild"] == cell["wild"] and again["t0"] == cell["t0"]
+
+
+def test_the_competitors_on_w_are_cached_per_seed_and_held_against_each_cell(study, tmp_path):
+    out, zoo_dir, doc = study
+    block = doc["competitors_on_w"]
+    assert set(block["competitors"]) == set(COMPETITOR_ARCHS) and block["v0_target"]["arch"] == TARGET_ARCH
+    for scores in [*block["competitors"].values(), block["v0_target"]]:
+        for m in ("wild", "wild_shifted"):
+            assert scores[m]["n"] == 2 and 0.0 <= scores[m]["mean"] <= 1.0
+        assert 0.0 <= scores["t0_zoo"] <= 1.0
+    npzs = sorted((out / "shared").glob("default-*-seed*.npz"))
+    assert len(npzs) == 2
+    cached = {}
+    for npz in npzs:
+        record = json.loads(shared_file.competitors_path(npz).read_text())
+        assert set(record["competitors"]) == set(COMPETITOR_ARCHS)
+        assert all(0.0 <= c[m] <= 1.0 for c in record["competitors"].values() for m in ("wild", "wild_shifted"))
+        cached[record["seed"]] = record
+    for arch in COMPETITOR_ARCHS:
+        mean = sum(cached[s]["competitors"][arch]["wild"] for s in cached) / 2
+        assert block["competitors"][arch]["wild"]["mean"] == pytest.approx(mean)
+    # the fine-tuned target against the best competitor, seed by seed, recounted from results.jsonl
+    lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    best = {s: max(c["wild"] for c in r["competitors"].values()) for s, r in cached.items()}
+    for row in doc["rows"]:
+        wild = {}
+        for cell in (c for c in lines if c["selector"] == row["selector"] and c["budget"] == row["budget"]):
+            wild.setdefault(cell["seed"], []).append(cell["wild"])
+        expected = sum(sum(ws) / len(ws) > best[s] for s, ws in wild.items())
+        assert row["overtakes_competitors_on_w"] == {"overtaken_on": expected, "seeds": 2}
+    aim = next(a for a in doc["aims"] if a["claim"] == "the fine-tuned target overtakes every competitor on W")
+    mad = [r["overtakes_competitors_on_w"] for r in doc["rows"] if r["selector"] == "mad"]
+    assert aim["holds"] is any(o["overtaken_on"] == o["seeds"] for o in mad) and "best competitor" in aim["evidence"]
+    assert "The zoo on W" in (out / "study.md").read_text() and "The zoo on W" in (out / "index.html").read_text()
+    # recomputed from a copy of seed 0's npz: the same scores, now cached beside the copy
+    copy = tmp_path / npzs[0].name
+    copy.write_bytes(npzs[0].read_bytes())
+    zoo, _ = ensure_zoo(zoo_dir, progress=False)
+    assert shared_file.scores_on_w(copy, zoo) == cached[0] and shared_file.competitors_path(copy).exists()
 
 
 def test_a_bad_option_is_one_line_and_exit_status_2(capsys, tmp_path):

@@ -28,15 +28,20 @@ COLUMNS = [("W gain", "gain_wild"), ("shifted-W gain", "gain_wild_shifted"), ("T
 
 
 def summarize(config: StudyConfig, rows: list[dict], precision: dict[int, dict[str, list[float]]],
-              timings: dict[str, float], workers: int) -> dict:
-    """study.json's content: per (selector, budget) means and 95% intervals over world seeds, precision@k, aims."""
-    per_seed = _per_seed(rows)
+              timings: dict[str, float], workers: int, on_w: dict | None = None) -> dict:
+    """study.json's content: per (selector, budget) means and 95% intervals over world seeds, precision@k, aims.
+
+    `on_w`: {"seeds": {world seed: `shared.scores_on_w`'s record}, "t0_zoo": {arch: T0 mIoU of its checkpoint}},
+    the never fine-tuned competitors' scores on W that each cell's fine-tuned target is held against.
+    """
+    per_seed, wild, best = _per_seed(rows), _wild_per_seed(rows), _best_competitor_per_seed(on_w)
     table_rows = []
     for selector in SELECTORS:
         for budget in sorted({b for s, b in per_seed if s == selector}):
             seeds = per_seed[selector, budget]
             table_rows.append({"selector": selector, "budget": budget, "seeds": sorted(seeds),
-                               **{m: interval([v[m] for v in seeds.values()]) for m in METRICS}})
+                               **{m: interval([v[m] for v in seeds.values()]) for m in METRICS},
+                               "overtakes_competitors_on_w": _overtakes(wild[selector, budget], best)})
     curves = {}
     for name in dict.fromkeys(n for by_name in precision.values() for n in by_name):
         runs = [by_name[name] for by_name in precision.values() if by_name.get(name)]
@@ -52,8 +57,12 @@ def summarize(config: StudyConfig, rows: list[dict], precision: dict[int, dict[s
                "precision_at_k": "share of true failures among the first k of a selector's ranking at n4 = "
                                  f"{config.ablation_budget} (M at that budget's n3), k = 1..|M|",
                "hours": "the paper's accounting: 7 s per weak rating + 135 s per mask of S (T's masks apart)",
-               "interval": "mean over world seeds (fine-tuning seeds averaged first) ± Student's t 95% half-width"},
-           "rows": table_rows, "precision_at_k": curves,
+               "interval": "mean over world seeds (fine-tuning seeds averaged first) ± Student's t 95% half-width",
+               "competitors_on_w": "each competitor's (never fine-tuned) and the v0 target's dataset mIoU on W "
+                                   "and on W's shifted in-domain images; T0 from the zoo checkpoint's metadata",
+               "overtakes_competitors_on_w": "world seeds on which the fine-tuned target's W mIoU (fine-tuning "
+                                             "seeds averaged) exceeds every competitor's W mIoU on that seed"},
+           "rows": table_rows, "precision_at_k": curves, "competitors_on_w": competitors_on_w(on_w),
            "cells": [{k: v for k, v in r.items() if k != "chosen"} for r in rows]}  # picks stay in results.jsonl
     doc["aims"] = aims(config, doc, per_seed)
     return doc
@@ -67,6 +76,48 @@ def _per_seed(rows: list[dict]) -> dict[tuple[str, int], dict[int, dict[str, flo
     return {key: {seed: {m: float(np.nanmean([r[m] for r in rs])) if any(_finite(r[m]) for r in rs) else math.nan
                          for m in METRICS} for seed, rs in seeds.items()}
             for key, seeds in grouped.items()}
+
+
+def _wild_per_seed(rows: list[dict]) -> dict[tuple[str, int], dict[int, float]]:
+    """(selector, budget) -> world seed -> the fine-tuned target's W mIoU averaged over the fine-tuning seeds."""
+    grouped: dict = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if _finite(r.get("wild")):
+            grouped[r["selector"], r["budget"]][r["seed"]].append(r["wild"])
+    return defaultdict(dict, {key: {seed: float(np.mean(ws)) for seed, ws in seeds.items()}
+                              for key, seeds in grouped.items()})
+
+
+def _best_competitor_per_seed(on_w: dict | None) -> dict[int, float]:
+    """World seed -> the highest W mIoU among the competitors on that seed (seeds without competitors left out)."""
+    seeds = (on_w or {}).get("seeds", {})
+    return {int(seed): max(c["wild"] for c in r["competitors"].values()) for seed, r in seeds.items()
+            if r["competitors"]}
+
+
+def _overtakes(wild: dict[int, float], best: dict[int, float]) -> dict:
+    """{"overtaken_on", "seeds"}: of the seeds with both, on how many the fine-tuned target beats every competitor."""
+    common = sorted(set(wild) & set(best))
+    return {"overtaken_on": sum(wild[s] > best[s] for s in common), "seeds": len(common)}
+
+
+def competitors_on_w(on_w: dict | None) -> dict:
+    """{"seeds", "v0_target": {"arch", "wild", "wild_shifted", "t0_zoo"}, "competitors": {arch: {"wild",
+    "wild_shifted", "t0_zoo"}}}: mean and 95% interval over world seeds; empty without scores."""
+    seeds = (on_w or {}).get("seeds", {})
+    if not seeds:
+        return {}
+    records, t0_zoo = [seeds[s] for s in sorted(seeds)], on_w.get("t0_zoo", {})
+    target = records[0]["target"]
+    block = {"seeds": sorted(int(s) for s in seeds),
+             "v0_target": {"arch": target, **{m: interval([r["v0"][m] for r in records]) for m in ("wild", "wild_shifted")},
+                           "t0_zoo": t0_zoo.get(target)},
+             "competitors": {}}
+    for arch in dict.fromkeys(a for r in records for a in r["competitors"]):
+        scores = [r["competitors"][arch] for r in records if arch in r["competitors"]]
+        block["competitors"][arch] = {m: interval([c[m] for c in scores]) for m in ("wild", "wild_shifted")}
+        block["competitors"][arch]["t0_zoo"] = t0_zoo.get(arch)
+    return block
 
 
 def _finite(x) -> bool:
@@ -133,7 +184,29 @@ def aims(config: StudyConfig, doc: dict, per_seed: dict) -> list[dict]:
                     "holds": a >= f - 0.02,
                     "evidence": f"precision of S {a:.3f} vs {f:.3f}; W gain {_pm(adaptive['gain_wild'])} vs "
                                 f"{_pm(full['gain_wild'])}; hours {adaptive['hours']['mean']:.2f} vs {full['hours']['mean']:.2f}"})
+    out.append(overtake_aim(doc))
     return out
+
+
+def overtake_aim(doc: dict) -> dict:
+    """Issue 13's "when does the target overtake every competitor": along the budget axis, on W. Holds when at some
+    budget MAD's fine-tuned target beats every competitor on every world seed (None without MAD cells or competitors)."""
+    claim = "the fine-tuned target overtakes every competitor on W"
+    block = doc.get("competitors_on_w") or {}
+    shown = [r for r in doc["rows"] if r["selector"] == "mad" or r["selector"] in CEILINGS]
+    shown = [r for r in shown if r["overtakes_competitors_on_w"]["seeds"]]
+    mad = [r for r in shown if r["selector"] == "mad"]
+    if not block.get("competitors") or not mad:
+        return {"claim": claim, "holds": None, "evidence": "no MAD cells or no competitor scores on W yet"}
+    name, best = max(block["competitors"].items(), key=lambda item: item[1]["wild"]["mean"])
+    at = "; ".join(f"{r['selector']}{'' if r['selector'] in CEILINGS else ' ' + str(r['budget'])}: "
+                   f"{r['overtakes_competitors_on_w']['overtaken_on']}/{r['overtakes_competitors_on_w']['seeds']}"
+                   for r in shown)
+    return {"claim": claim,
+            "holds": any(r["overtakes_competitors_on_w"]["overtaken_on"] == r["overtakes_competitors_on_w"]["seeds"]
+                         for r in mad),
+            "evidence": f"v0 target {block['v0_target']['wild']['mean']:.3f} vs best competitor {name} "
+                        f"{best['wild']['mean']:.3f} (W mIoU, mean over seeds); overtakes on k/n seeds at: {at}"}
 
 
 def _pm(stat: dict) -> str:
@@ -225,14 +298,29 @@ def _cell(stat: dict, digits: int) -> str:
 
 
 def table_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
-    """The study table: one row per (selector, budget), 'mean ± 95% half-width' cells."""
-    header = ["selector", "n4", "seeds"] + [name for name, _ in COLUMNS]
+    """The study table: one row per (selector, budget), 'mean ± 95% half-width' cells, and the seeds on which
+    the fine-tuned target beats every competitor on W."""
+    header = ["selector", "n4", "seeds"] + [name for name, _ in COLUMNS] + ["W > every competitor"]
     rows = []
     for r in doc["rows"]:
         digits = {"hours": 2, "size": 0, "candidates": 0, "precision_s": 3}
+        over = r.get("overtakes_competitors_on_w") or {"seeds": 0}
         rows.append([r["selector"], "all" if r["budget"] == 0 else str(r["budget"]), str(len(r["seeds"]))]
-                    + [_cell(r[m], digits.get(m, 4)) for _, m in COLUMNS])
+                    + [_cell(r[m], digits.get(m, 4)) for _, m in COLUMNS]
+                    + [f"{over['overtaken_on']}/{over['seeds']}" if over["seeds"] else "–"])
     return header, rows
+
+
+def competitor_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
+    """The models on W: the v0 target, then each competitor (never fine-tuned), 'mean ± 95% half-width'."""
+    header = ["model", "role", "W mIoU", "shifted-W mIoU", "T0 mIoU (zoo checkpoint)"]
+    block = doc.get("competitors_on_w") or {}
+    if not block:
+        return header, []
+    models = [(block["v0_target"]["arch"], "v0 target", block["v0_target"])]
+    models += [(arch, "competitor", scores) for arch, scores in block["competitors"].items()]
+    return header, [[arch, role, _cell(s["wild"], 4), _cell(s["wild_shifted"], 4),
+                     "–" if s["t0_zoo"] is None else f"{s['t0_zoo']:.4f}"] for arch, role, s in models]
 
 
 def describe(doc: dict) -> str:
@@ -255,6 +343,7 @@ def render_html(doc: dict, pngs: dict[str, bytes]) -> str:
                     f"<li class='{'ok' if a['holds'] else 'no'}'>{mark(a['holds'])} {html.escape(a['claim'])} — "
                     f"{html.escape(a['evidence'])}</li>" for a in doc["aims"]) + "</ul>",
                 "<h2>Per selector and budget (mean ± 95% half-width over world seeds)</h2>", table(header, rows),
+                "<h2>The zoo on W (competitors are never fine-tuned)</h2>", table(*competitor_rows(doc)),
                 "<h2>Definitions</h2><ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                                                      for k, v in doc["definitions"].items()) + "</ul>"]
     sections += [f"<h2>{html.escape(name.replace('_', ' '))}</h2>{img(png, name)}" for name, png in pngs.items()]
@@ -266,6 +355,10 @@ def render_markdown(doc: dict, figure_dir: str = "figures") -> str:
     header, rows = table_rows(doc)
     lines = [describe(doc), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    header, rows = competitor_rows(doc)
+    if rows:
+        lines += ["", "The zoo on W (competitors are never fine-tuned):", "", "| " + " | ".join(header) + " |",
+                  "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows)]
     lines += ["", *(f"- {mark(a['holds'])} {a['claim']}: {a['evidence']}" for a in doc["aims"]), ""]
     lines += [f"![{name}]({figure_dir}/{name}.png)" for name in ("gain_vs_budget", "precision_at_k",
                                                                  "shifted_gain_vs_budget")]

@@ -24,6 +24,8 @@ from segmad.study.finetuning import Task, run_task, use_one_thread
 from segmad.study.grid import BUDGETED, CEILINGS, SELECTORS, Cell, StudyConfig, cells
 from segmad.study.selectors import SELECT, Context, Selection, precision_at_k
 from segmad.world import stack
+from segmad.zoo import checkpoint_path
+from segmad.zoo.store import read_meta
 
 
 def run_study(config: StudyConfig, zoo_dir: Path, out_dir: Path, workers: int, progress: bool = True,
@@ -44,9 +46,10 @@ def run_study(config: StudyConfig, zoo_dir: Path, out_dir: Path, workers: int, p
         train_sets.parent.mkdir(parents=True, exist_ok=True)
         np.savez(train_sets, s0_images=s0[0], s0_masks=s0[1], t0_images=t0[0], t0_masks=t0[1])
     results = Results(out / "results.jsonl")
-    grid, precision, todo, failures = cells(config), {}, [], {}
+    grid, precision, todo, failures, on_w = cells(config), {}, [], {}, {}
     for seed in config.seeds:
         ctx, path = _context(config, zoo, train_world, s0[1], t0, out, seed, say)
+        on_w[seed] = shared_file.scores_on_w(path, zoo)
         precision[seed] = curves(ctx)
         failures[seed] = ctx.shared.failures(config.failure_threshold)
         for cell in (c for c in grid if c.seed == seed and c.key(config) not in results.keys):
@@ -72,7 +75,8 @@ def run_study(config: StudyConfig, zoo_dir: Path, out_dir: Path, workers: int, p
     timings["finetunes"] = time.perf_counter() - started - timings["predictions_and_selections"]
     keys = {c.key(config) for c in grid}
     rows = [_true_failures(r, failures[r["seed"]]) for r in results.rows() if r["key"] in keys]
-    return summarize(config, rows, precision, timings, workers)
+    t0_zoo = {arch: read_meta(checkpoint_path(zoo_dir, arch)).get("t0_miou") for arch in zoo}
+    return summarize(config, rows, precision, timings, workers, {"seeds": on_w, "t0_zoo": t0_zoo})
 
 
 def priority(cell: Cell, config: StudyConfig) -> tuple:

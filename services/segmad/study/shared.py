@@ -111,3 +111,30 @@ def load(path: Path) -> Shared:
         return Shared(header["seed"], header["ids"], data["in_domain"], data["true_miou"], data["entropy"],
                       data["distances"], data["target_fractions"], data["competitor_fractions"],
                       tuple(header["competitors"]), SizeBounds.from_dict(header["bounds"]), header["v0"])
+
+
+def competitors_path(path: Path) -> Path:
+    """Where `scores_on_w` caches a seed's scores: beside its npz, `<npz stem>.competitors.json`."""
+    return path.with_name(f"{path.stem}.competitors.json")
+
+
+def scores_on_w(path: Path, zoo: dict[str, nn.Module], batch_size: int = 256) -> dict:
+    """Each competitor's dataset mIoU on the seed's W and on W's shifted in-domain images (the v0 target's
+    definitions in `compute`), with the v0 target's beside: {"seed", "target", "v0", "competitors": {arch:
+    {"wild", "wild_shifted"}}}. Computed once from the npz `save` wrote and cached next to it as JSON."""
+    cache = competitors_path(path)
+    if cache.exists():
+        return json.loads(cache.read_text())
+    with np.load(path) as data:
+        header = json.loads(str(data["header"]))
+        wild_images, wild_masks, shifted = data["wild_images"], data["wild_masks"], data["wild_shifted"]
+    competitors = {}
+    for arch in header["competitors"]:
+        maps = predict(zoo[arch], wild_images, batch_size)
+        competitors[arch] = {"wild": miou_from_confusion(confusion_matrix(maps, wild_masks)),
+                             "wild_shifted": miou_from_confusion(confusion_matrix(maps[shifted], wild_masks[shifted]))}
+    scores = {"seed": header["seed"], "target": TARGET_ARCH, "v0": header["v0"], "competitors": competitors}
+    partial = cache.with_suffix(".partial")
+    partial.write_text(json.dumps(scores, indent=1))
+    partial.replace(cache)
+    return scores
