@@ -83,6 +83,26 @@ def test_adaptive_rating_asks_fewer_ratings_for_the_same_clear_failures():
     assert len(true_miou) <= adaptive.ratings < full.ratings
 
 
+def test_spread_takes_turns_over_the_kinds_of_failure_that_mad_leaves_to_one():
+    # g0 disagrees most on the three worst images, g1 on three milder failures: MAD's two lowest MOS are both
+    # g0's; spread takes g0's worst, then g1's worst, then g0's next.
+    distances = [[0.9, 0.8, 0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.9, 0.8, 0.7]]
+    ctx = Context(pool([0.05, 0.06, 0.07, 0.3, 0.35, 0.4], distances), config(n3=3))
+    assert sorted(SELECT["mad"](ctx, 2).chosen) == [0, 1]
+    spread = SELECT["mad-spread"](ctx, 3)
+    assert spread.chosen == [0, 3, 1] and sorted(spread.ranking) == list(range(6))
+    assert spread.ratings == SELECT["mad"](ctx, 3).ratings and spread.candidates == 6
+
+
+def test_dedup_skips_an_image_that_mining_sees_as_a_copy_of_one_already_chosen():
+    # Images 0 and 1 look alike to mining (same fractions, distances within 0.02); 2 differs.
+    distances = [[0.90, 0.91, 0.60, 0.1], [0.50, 0.51, 0.90, 0.1]]
+    ctx = Context(pool([0.05, 0.06, 0.2, 0.9], distances), config(n3=4))
+    assert SELECT["mad"](ctx, 2).chosen == [0, 1]
+    dedup = SELECT["mad-dedup"](ctx, 2)
+    assert dedup.chosen == [0, 2] and dedup.ranking[:3] == [0, 2, 1]
+
+
 def test_worst_ranks_in_domain_images_by_true_miou_and_never_out_of_domain_ones():
     ctx = Context(pool([0.3, 0.0, 0.1, 0.9], [0.5] * 4, in_domain=[True, False, True, True]), config())
     assert SELECT["worst"](ctx, 2).ranking == [2, 0, 3]
@@ -125,7 +145,7 @@ def test_budget_to_reach_interpolates_between_the_grids_budgets():
 
 def test_the_small_grid_has_every_selector_and_the_ceilings_once_per_seed():
     grid = cells(StudyConfig(**SMALL))
-    assert len(grid) == 2 * (4 * 2 + 5 + 2)
+    assert len(grid) == 2 * (4 * 2 + 7 + 2)
     assert sum(c.selector == "ceiling-pool" for c in grid) == 2
 
 

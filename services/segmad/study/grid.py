@@ -9,7 +9,8 @@ from typing import NamedTuple
 # The paper's selection and its cheaper rivals, fine-tuned at every budget of the grid.
 BUDGETED = ("mad", "entropy", "random", "worst")
 # What each part of MAD adds, and perfect ratings over M: fine-tuned at the ablation budget only.
-ABLATIONS = ("mad-no-ratings", "mad-no-subgroups", "mad-1", "worst-in-M", "mad-adaptive")
+# mad-spread and mad-dedup are improvements the paper leaves open (diversity in S, near-duplicates out of S).
+ABLATIONS = ("mad-no-ratings", "mad-no-subgroups", "mad-1", "worst-in-M", "mad-adaptive", "mad-spread", "mad-dedup")
 # Unlimited labelling with true masks, once per world seed: every true failure of D, and all of D.
 CEILINGS = ("ceiling-failures", "ceiling-pool")
 SELECTORS = BUDGETED + ABLATIONS + CEILINGS

@@ -24,6 +24,9 @@ SECONDS_PER_RATING = 7.0   # the paper's accounting (§4.2.3): a weak rating
 SECONDS_PER_MASK = 135.0   # ...and a dense mask
 ADAPTIVE_MARGIN = 1.0      # a further rating where the MOS is within one rating step of the n4-th lowest
 ADAPTIVE_SPREAD = 2        # ...or where the raters so far disagree by two steps or more
+# mad-dedup: two images whose target class fractions and distances to every competitor all differ by
+# less than this look alike to mining (near-duplicate frames of one scene); S keeps the first.
+DUPLICATE_TOLERANCE = 0.02
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,58 @@ def mad_adaptive(ctx: Context, n4: int) -> Selection:
     return _by_scores(ctx, mean_opinion_scores(votes), n4, ratings=sum(map(len, votes.values())), candidates=len(m))
 
 
+def mad_spread(ctx: Context, n4: int) -> Selection:
+    """MAD with S spread over the kinds of failure: the (competitor, class) subgroups of M take turns, each
+    giving its lowest-MOS image not yet chosen (subgroups with lower best MOS first), until n4.
+
+    An improvement the paper leaves open: its S is the n4 lowest MOS of M, which one frequent kind of
+    failure can fill. A vetoed image (MOS inf) is never chosen; the ratings are MAD's.
+    """
+    m = ctx.candidates(ctx.config.n3_for(n4))
+    everyone = range(ctx.config.annotators)
+    mos = mean_opinion_scores({ctx.shared.ids[i]: ctx.votes(i, everyone) for i in m})
+    order = [ctx.index[x] for x in lowest_scores(mos, len(mos))]  # finite MOS, lowest first (ties by id)
+    rank = {i: r for r, i in enumerate(order)}
+    n3 = ctx.config.n3_for(n4)
+    kinds: dict[tuple[str, int], set[int]] = {}  # (competitor, class): both partitions' heaps, one kind of failure
+    for key, members in ctx.heaps.items():
+        kinds.setdefault((key.competitor, key.class_id), set()).update(
+            ctx.index[member.image_id] for member in members[:n3] if ctx.index[member.image_id] in rank)
+    queues = sorted((sorted(q, key=rank.__getitem__) for q in kinds.values() if q), key=lambda q: rank[q[0]])
+    chosen, taken = [], set()
+    while len(chosen) < n4 and any(queues):
+        for queue in queues:
+            while queue and queue[0] in taken:
+                queue.pop(0)
+            if queue and len(chosen) < n4:
+                taken.add(queue[0])
+                chosen.append(queue.pop(0))
+    ranking = chosen + [i for i in order if i not in taken]
+    return Selection(chosen, ranking, ratings=len(m) * ctx.config.annotators, candidates=len(m))
+
+
+def mad_dedup(ctx: Context, n4: int) -> Selection:
+    """MAD with near-duplicates dropped from S: going up the MOS ranking, an image is skipped when its
+    target class fractions and its distance to every competitor are all within DUPLICATE_TOLERANCE of an
+    image already chosen (what mining sees of two frames of one scene). Skipped images rank after S."""
+    m = ctx.candidates(ctx.config.n3_for(n4))
+    everyone = range(ctx.config.annotators)
+    mos = mean_opinion_scores({ctx.shared.ids[i]: ctx.votes(i, everyone) for i in m})
+    order = [ctx.index[x] for x in lowest_scores(mos, len(mos))]
+    s = ctx.shared
+    signature = np.concatenate([s.target_fractions, s.distances.T], axis=1)  # (N, C+1+m)
+    chosen: list[int] = []
+    for i in order:
+        if len(chosen) == n4:
+            break
+        if chosen and (np.abs(signature[chosen] - signature[i]).max(axis=1) < DUPLICATE_TOLERANCE).any():
+            continue
+        chosen.append(i)
+    taken = set(chosen)
+    return Selection(chosen, chosen + [i for i in order if i not in taken],
+                     ratings=len(m) * ctx.config.annotators, candidates=len(m))
+
+
 def entropy(ctx: Context, n4: int) -> Selection:
     """The n4 images of D where the v0 target's mean pixel entropy is highest (Joshi et al.)."""
     scores = dict(zip(ctx.shared.ids, ctx.shared.entropy.tolist()))
@@ -159,7 +214,7 @@ def ceiling_pool(ctx: Context, n4: int = 0) -> Selection:
 
 SELECT: dict[str, Callable[[Context, int], Selection]] = {
     "mad": mad, "mad-no-ratings": mad_no_ratings, "mad-no-subgroups": mad_no_subgroups, "mad-1": mad_1,
-    "mad-adaptive": mad_adaptive, "entropy": entropy, "random": random, "worst": worst, "worst-in-M": worst_in_m,
+    "mad-adaptive": mad_adaptive, "mad-spread": mad_spread, "mad-dedup": mad_dedup, "entropy": entropy, "random": random, "worst": worst, "worst-in-M": worst_in_m,
     "ceiling-failures": ceiling_failures, "ceiling-pool": ceiling_pool,
 }
 
