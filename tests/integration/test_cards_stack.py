@@ -34,8 +34,6 @@ from segmad.adapters.torchserve_management import Management  # noqa: E402
 from segmad.catalog.states import DENSE_LABELLING, TRAINING  # noqa: E402
 from segmad.codec import decode_png, encode_png  # noqa: E402
 from segmad.ingestion.service import ingest_arrays  # noqa: E402
-from segmad.labelling import masks  # noqa: E402
-from segmad.labelling.campaigns import get_campaign  # noqa: E402
 from segmad.offline.mining import training_bounds  # noqa: E402
 from segmad.pipeline import sets, stages  # noqa: E402
 from segmad.pipeline.keys import label_key, prediction_key  # noqa: E402
@@ -51,9 +49,9 @@ from tests.integration.test_torchserve import _missing, torchserve  # noqa: E402
 pytest.importorskip("transformers")
 pytest.importorskip("onnxruntime")
 
-from round_world import add_people, items, people, rate  # noqa: E402
+from round_world import add_people, paint, rate  # noqa: E402
 from tests.unit.card_models import write_cards  # noqa: E402
-from tests.unit.test_cards_round import C, CONFIG, POOL, SIZES, SPACE, WORLD, pool_item  # noqa: E402
+from tests.unit.test_cards_round import C, CONFIG, POOL, SIZES, SPACE, WORLD, pool_item, true_mask  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok")]
 MODELS = ("segformer", "fcn8s", "unet", "wider")
@@ -112,19 +110,6 @@ def same_heaps(online: dict, offline: dict) -> bool:
     return online["images"] == offline["images"] and heaps(online) == heaps(offline)
 
 
-def label_densely(ports, campaign_id: int) -> None:
-    """Each dense item painted with its true mask at the image's own size by its assignee, accepted by the other."""
-    by_id = {p.id: p for p in people(ports)}
-    with ports.catalog.begin() as conn:
-        campaign = get_campaign(conn, campaign_id)
-        for item in items(ports, campaign_id):
-            painter = by_id[item.assigned_to]
-            reviewer = next(p for p in by_id.values() if p.id != painter.id)
-            truth = encode_png(pool_item(int(item.image_id[-6:]))[1])
-            mask_id = masks.save_mask(conn, ports.blobs, campaign, item.id, painter, truth, "image/png", "target", 30.0)
-            masks.review_mask(conn, campaign, mask_id, reviewer, "accept", "")
-
-
 def test_a_cards_round_on_the_stack_ends_with_the_segformer_v1_served_by_torchserve(isolated, served, tmp_path):
     inference, management_url, store = served
     settings = dataclasses.replace(isolated[0], torchserve_url=f"{inference}?management={management_url}",
@@ -170,7 +155,7 @@ def test_a_cards_round_on_the_stack_ends_with_the_segformer_v1_served_by_torchse
         rate(ports, weak, lambda name, i, image_id: 1 + int(image_id[-6:]) % 5)
         dense = control.select(ports, 1)["dense_campaign"]
         assert ports.catalog.round(1).state == DENSE_LABELLING
-        label_densely(ports, dense)
+        paint(ports, dense, mask_of=true_mask)
         control.finetune(ports, 1)
         assert ports.catalog.round(1).state == TRAINING
         S, T = ports.catalog.round_images(1, "counterexamples"), ports.catalog.round_images(1, "test")

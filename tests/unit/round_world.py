@@ -143,16 +143,16 @@ def rate(ports, campaign_id: int, vote_of, seconds_of=lambda name, i: 3.0, log: 
 
 
 def paint(ports, campaign_id: int, log: list | None = None, limit: int | None = None,
-          send_back_first: bool = False) -> None:
-    """Each item painted (the true mask) by its assignee and accepted by the other person;
-    `log` gets (painter, reviewer, seconds)."""
+          send_back_first: bool = False, mask_of=None) -> None:
+    """Each item painted (the true mask: the world pool's, or `mask_of(image_id)`) by its assignee and
+    accepted by the other person; `log` gets (painter, reviewer, seconds)."""
     by_id = {p.id: p for p in people(ports)}
     with ports.catalog.begin() as conn:
         campaign = get_campaign(conn, campaign_id)
         for i, item in enumerate(items(ports, campaign_id)[:limit]):
             painter = by_id[item.assigned_to]
             reviewer = next(p for p in by_id.values() if p.id != painter.id)
-            truth = encode_png(sample(WORLD, "pool", int(item.image_id[-6:])).mask)
+            truth = encode_png(mask_of(item.image_id) if mask_of else sample(WORLD, "pool", int(item.image_id[-6:])).mask)
             mask_id = masks.save_mask(conn, ports.blobs, campaign, item.id, painter, truth, "image/png", "target",
                                       40.0 + i)
             seconds = 40.0 + i

@@ -21,8 +21,6 @@ from segmad.catalog.states import DENSE_LABELLING, TRAINING
 from segmad.cli import main
 from segmad.codec import decode_png, encode_png
 from segmad.ingestion.service import ingest_arrays
-from segmad.labelling import masks
-from segmad.labelling.campaigns import get_campaign
 from segmad.models.train import FinetuneConfig
 from segmad.offline.mining import training_bounds
 from segmad.pipeline import sets
@@ -35,7 +33,7 @@ from segmad.settings import Settings
 from segmad.trainer.training import train_round
 from segmad.world import CLASS_NAMES, WorldConfig, sample, stack
 
-from round_world import add_people, items, people, rate, run_discrepancy, run_inference
+from round_world import add_people, paint, rate, run_discrepancy, run_inference
 from tests.unit.card_models import write_cards
 
 pytest.importorskip("transformers")
@@ -47,6 +45,11 @@ SPACE = LabelSpace(tuple(CLASS_NAMES[: C + 1]))
 SIZES = [(48, 64), (64, 48), (40, 96), (80, 80)]
 POOL = [f"pool-{i:06d}" for i in range(WORLD.pool_size)]
 CONFIG = FinetuneConfig.demo(max_steps=2, batch_size=2, s0_batch_size=2, lr_grid=(1e-2,))
+
+
+def true_mask(image_id: str) -> np.ndarray:
+    """A pool image's true mask at the image's own size."""
+    return pool_item(int(image_id[-6:]))[1]
 
 
 def pool_item(i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -81,15 +84,7 @@ def round_(tmp_path_factory):
     rate(ports, weak, lambda name, i, image_id: 1 + int(image_id[-6:]) % 5)
     dense = control.select(ports, 1)["dense_campaign"]
     assert ports.catalog.round(1).state == DENSE_LABELLING
-    by_id = {p.id: p for p in people(ports)}
-    with ports.catalog.begin() as conn:
-        campaign = get_campaign(conn, dense)
-        for item in items(ports, dense):
-            painter = by_id[item.assigned_to]
-            reviewer = next(p for p in by_id.values() if p.id != painter.id)
-            truth = encode_png(pool_item(int(item.image_id[-6:]))[1])
-            mask_id = masks.save_mask(conn, ports.blobs, campaign, item.id, painter, truth, "image/png", "target", 30.0)
-            masks.review_mask(conn, campaign, mask_id, reviewer, "accept", "")
+    paint(ports, dense, mask_of=true_mask)
     control.finetune(ports, 1)
     assert ports.catalog.round(1).state == TRAINING
     S, T = ports.catalog.round_images(1, "counterexamples"), ports.catalog.round_images(1, "test")
