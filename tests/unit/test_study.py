@@ -64,6 +64,12 @@ def test_the_report_holds_the_table_the_aims_and_the_plots(study):
     assert {a["claim"].split(" ")[0] for a in doc["aims"]} >= {"MAD's", "label", "adaptive"}
     row = next(r for r in doc["rows"] if r["selector"] == "mad" and r["budget"] == 4)
     assert row["gain_wild"]["n"] == 2 and row["gain_wild"]["lo"] <= row["gain_wild"]["mean"] <= row["gain_wild"]["hi"]
+    # MAD against entropy and random, seed by seed: the mean difference is the difference of the rows' means.
+    paired = {(p["budget"], p["other"]): p for p in doc["paired"]}
+    assert set(paired) == {(b, o) for b in (4, 8) for o in ("entropy", "random")}
+    other = next(r for r in doc["rows"] if r["selector"] == "random" and r["budget"] == 4)
+    assert paired[4, "random"]["gain_wild"]["mean"] == pytest.approx(row["gain_wild"]["mean"] - other["gain_wild"]["mean"])
+    assert "MAD against entropy and random" in page and "| 8 | random |" in markdown
 
 
 def test_a_rerun_skips_every_measured_cell(study, capsys):

@@ -13,6 +13,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -64,8 +65,36 @@ def summarize(config: StudyConfig, rows: list[dict], precision: dict[int, dict[s
                                              "seeds averaged) exceeds every competitor's W mIoU on that seed"},
            "rows": table_rows, "precision_at_k": curves, "competitors_on_w": competitors_on_w(on_w),
            "cells": [{k: v for k, v in r.items() if k != "chosen"} for r in rows]}  # picks stay in results.jsonl
+    doc["paired"] = paired_differences(per_seed)
+    doc["definitions"]["paired"] = ("MAD's gain minus another budgeted selector's, seed by seed at the same budget "
+                                    "(fine-tuning seeds averaged), mean ± Student's t 95% half-width")
     doc["aims"] = aims(config, doc, per_seed)
     return doc
+
+
+def paired_differences(per_seed: dict) -> list[dict]:
+    """MAD against entropy and random at every budget both have: paired seed-by-seed differences of the W and
+    shifted-W gains ({"budget", "other", "gain_wild", "gain_wild_shifted"}, each an interval)."""
+    out = []
+    for budget in sorted(b for s, b in per_seed if s == "mad"):
+        for other in ("entropy", "random"):
+            mad, them = per_seed.get(("mad", budget), {}), per_seed.get((other, budget), {})
+            common = sorted(set(mad) & set(them))
+            if common:
+                out.append({"budget": budget, "other": other, **{m: interval([mad[s][m] - them[s][m] for s in common])
+                                                                 for m in ("gain_wild", "gain_wild_shifted")}})
+    return out
+
+
+def paired_table(doc: dict) -> tuple[list[str], list[list[str]]]:
+    """The paired differences as a table: an interval that excludes 0 is marked."""
+    def cell(stat: dict) -> str:
+        beyond = stat["n"] > 1 and not math.isnan(stat["lo"]) and (stat["lo"] > 0 or stat["hi"] < 0)
+        return _cell(stat, 4) + (" *" if beyond else "")
+
+    return (["n4", "MAD minus", "W gain", "shifted-W gain"],
+            [[str(p["budget"]), p["other"], cell(p["gain_wild"]), cell(p["gain_wild_shifted"])]
+             for p in doc.get("paired", [])])
 
 
 def _per_seed(rows: list[dict]) -> dict[tuple[str, int], dict[int, dict[str, float]]]:
@@ -252,6 +281,9 @@ def gain_figure(doc: dict, metric: str = "gain_wild", ylabel: str = "W mIoU gain
                 ax.axhspan(row[metric]["lo"], row[metric]["hi"], color=colour, alpha=0.12)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xscale("log")
+    budgets = sorted({r["budget"] for r in doc["rows"] if r["budget"]})
+    ax.set_xticks(budgets, [str(b) for b in budgets])  # the grid's budgets, not log-axis powers
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set(xlabel="budget n4 (images labelled densely)", ylabel=ylabel,
            title="Gain vs budget (mean over world seeds, 95% t-interval)")
     ax.grid(alpha=0.3)
@@ -343,6 +375,8 @@ def render_html(doc: dict, pngs: dict[str, bytes]) -> str:
                     f"<li class='{'ok' if a['holds'] else 'no'}'>{mark(a['holds'])} {html.escape(a['claim'])} — "
                     f"{html.escape(a['evidence'])}</li>" for a in doc["aims"]) + "</ul>",
                 "<h2>Per selector and budget (mean ± 95% half-width over world seeds)</h2>", table(header, rows),
+                "<h2>MAD against entropy and random, seed by seed (* : the 95% interval excludes 0)</h2>",
+                table(*paired_table(doc)),
                 "<h2>The zoo on W (competitors are never fine-tuned)</h2>", table(*competitor_rows(doc)),
                 "<h2>Definitions</h2><ul>" + "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>"
                                                      for k, v in doc["definitions"].items()) + "</ul>"]
@@ -355,6 +389,10 @@ def render_markdown(doc: dict, figure_dir: str = "figures") -> str:
     header, rows = table_rows(doc)
     lines = [describe(doc), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    header, rows = paired_table(doc)
+    if rows:
+        lines += ["", "MAD against entropy and random, seed by seed (* : the 95% interval excludes 0):", "",
+                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
     header, rows = competitor_rows(doc)
     if rows:
         lines += ["", "The zoo on W (competitors are never fine-tuned):", "", "| " + " | ".join(header) + " |",
