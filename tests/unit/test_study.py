@@ -133,3 +133,20 @@ def test_the_competitors_on_w_are_cached_per_seed_and_held_against_each_cell(stu
 def test_a_bad_option_is_one_line_and_exit_status_2(capsys, tmp_path):
     assert cli.main(["study", "--small", "--selectors", "mad,oracle", "--out", str(tmp_path)]) == 2
     assert "unknown selectors ['oracle']" in capsys.readouterr().err
+
+
+def test_on_a_redundant_world_the_table_counts_the_distinct_scenes_of_s(study):
+    """Scene of D's image i in the redundant world is i mod pool_scenes; the report counts S's distinct ones."""
+    from segmad.study.report import summarize, table_rows
+
+    out, _, _ = study
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    config = StudyConfig(**{**SMALL, "world": "redundant"})  # |D| = 60: 3 scenes
+    doc = summarize(config, rows, {}, {}, 1)
+    mad = [r for r in rows if r["selector"] == "mad" and r["budget"] == 8]
+    row = next(r for r in doc["rows"] if r["selector"] == "mad" and r["budget"] == 8)
+    expected = sum(len({i % 3 for i in r["chosen"]}) for r in mad) / len(mad)
+    assert row["scenes_s"]["mean"] == pytest.approx(expected) and 1 <= expected <= 3
+    assert "distinct scenes in S" in table_rows(doc)[0]
+    default = summarize(StudyConfig(**SMALL), rows, {}, {}, 1)
+    assert "distinct scenes in S" not in table_rows(default)[0]

@@ -23,7 +23,7 @@ from segmad.study.selectors import SECONDS_PER_MASK  # noqa: E402
 from segmad.study.stats import budget_to_reach, interval  # noqa: E402
 
 METRICS = ("gain_wild", "gain_wild_shifted", "t0_change", "precision_s", "true_miou_s", "hours", "size",
-           "candidates", "ratings")
+           "candidates", "ratings", "scenes_s")
 COLUMNS = [("W gain", "gain_wild"), ("shifted-W gain", "gain_wild_shifted"), ("T0 change", "t0_change"),
            ("precision of S", "precision_s"), ("hours", "hours"), ("|S|", "size"), ("|M|", "candidates")]
 
@@ -35,6 +35,8 @@ def summarize(config: StudyConfig, rows: list[dict], precision: dict[int, dict[s
     `on_w`: {"seeds": {world seed: `shared.scores_on_w`'s record}, "t0_zoo": {arch: T0 mIoU of its checkpoint}},
     the never fine-tuned competitors' scores on W that each cell's fine-tuned target is held against.
     """
+    if config.pool_scenes:  # the redundant world: D's image i shows scene i mod pool_scenes (world.generate)
+        rows = [r | {"scenes_s": float(len({i % config.pool_scenes for i in r["chosen"]}))} for r in rows]
     per_seed, wild, best = _per_seed(rows), _wild_per_seed(rows), _best_competitor_per_seed(on_w)
     table_rows = []
     for selector in SELECTORS:
@@ -102,7 +104,7 @@ def _per_seed(rows: list[dict]) -> dict[tuple[str, int], dict[int, dict[str, flo
     grouped: dict = defaultdict(lambda: defaultdict(list))
     for r in rows:
         grouped[r["selector"], r["budget"]][r["seed"]].append(r)
-    return {key: {seed: {m: float(np.nanmean([r[m] for r in rs])) if any(_finite(r[m]) for r in rs) else math.nan
+    return {key: {seed: {m: float(np.nanmean([r[m] for r in rs])) if any(_finite(r.get(m)) for r in rs) else math.nan
                          for m in METRICS} for seed, rs in seeds.items()}
             for key, seeds in grouped.items()}
 
@@ -332,13 +334,15 @@ def _cell(stat: dict, digits: int) -> str:
 def table_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
     """The study table: one row per (selector, budget), 'mean ± 95% half-width' cells, and the seeds on which
     the fine-tuned target beats every competitor on W."""
-    header = ["selector", "n4", "seeds"] + [name for name, _ in COLUMNS] + ["W > every competitor"]
+    columns = COLUMNS + ([("distinct scenes in S", "scenes_s")]
+                         if any(r.get("scenes_s", {}).get("n") for r in doc["rows"]) else [])
+    header = ["selector", "n4", "seeds"] + [name for name, _ in columns] + ["W > every competitor"]
     rows = []
     for r in doc["rows"]:
-        digits = {"hours": 2, "size": 0, "candidates": 0, "precision_s": 3}
+        digits = {"hours": 2, "size": 0, "candidates": 0, "precision_s": 3, "scenes_s": 0}
         over = r.get("overtakes_competitors_on_w") or {"seeds": 0}
         rows.append([r["selector"], "all" if r["budget"] == 0 else str(r["budget"]), str(len(r["seeds"]))]
-                    + [_cell(r[m], digits.get(m, 4)) for _, m in COLUMNS]
+                    + [_cell(r[m], digits.get(m, 4)) for _, m in columns]
                     + [f"{over['overtaken_on']}/{over['seeds']}" if over["seeds"] else "–"])
     return header, rows
 
