@@ -25,7 +25,7 @@ from segmad.study.stats import budget_to_reach, interval  # noqa: E402
 METRICS = ("gain_wild", "gain_wild_shifted", "t0_change", "precision_s", "true_miou_s", "hours", "size",
            "candidates", "ratings", "scenes_s")
 COLUMNS = [("W gain", "gain_wild"), ("shifted-W gain", "gain_wild_shifted"), ("T0 change", "t0_change"),
-           ("precision of S", "precision_s"), ("hours", "hours"), ("|S|", "size"), ("|M|", "candidates")]
+           ("precision of S", "precision_s"), ("hours", "hours"), ("images in S", "size"), ("images in M", "candidates")]
 
 
 def summarize(config: StudyConfig, rows: list[dict], precision: dict[int, dict[str, list[float]]],
