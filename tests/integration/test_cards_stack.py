@@ -31,7 +31,6 @@ from segmad import bootstrap  # noqa: E402
 from segmad.adapters.s3 import S3BlobStore  # noqa: E402
 from segmad.adapters.torchserve import TorchServeSegmenter  # noqa: E402
 from segmad.adapters.torchserve_management import Management  # noqa: E402
-from segmad.catalog.states import DENSE_LABELLING, TRAINING  # noqa: E402
 from segmad.codec import decode_png, encode_png  # noqa: E402
 from segmad.ingestion.service import ingest_arrays  # noqa: E402
 from segmad.offline.mining import training_bounds  # noqa: E402
@@ -49,9 +48,8 @@ from tests.integration.test_torchserve import _missing, torchserve  # noqa: E402
 pytest.importorskip("transformers")
 pytest.importorskip("onnxruntime")
 
-from round_world import add_people, paint, rate  # noqa: E402
 from tests.unit.card_models import write_cards  # noqa: E402
-from tests.unit.test_cards_round import C, CONFIG, POOL, SIZES, SPACE, WORLD, pool_item, true_mask  # noqa: E402
+from tests.unit.test_cards_round import C, CONFIG, POOL, SIZES, SPACE, WORLD, label_round, pool_item  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok")]
 MODELS = ("segformer", "fcn8s", "unet", "wider")
@@ -150,15 +148,7 @@ def test_a_cards_round_on_the_stack_ends_with_the_segformer_v1_served_by_torchse
         assert (wider == 255).any() and (wider < 255).any()  # kite and moon are ignored, the rest is mapped
         assert {h["competitor"] for h in mined["heaps"]} == {"fcn8s", "unet", "wider"} and mined["images"]
 
-        add_people(ports)
-        _, weak = control.close_mining(ports, 1, test_size=2)
-        rate(ports, weak, lambda name, i, image_id: 1 + int(image_id[-6:]) % 5)
-        dense = control.select(ports, 1)["dense_campaign"]
-        assert ports.catalog.round(1).state == DENSE_LABELLING
-        paint(ports, dense, mask_of=true_mask)
-        control.finetune(ports, 1)
-        assert ports.catalog.round(1).state == TRAINING
-        S, T = ports.catalog.round_images(1, "counterexamples"), ports.catalog.round_images(1, "test")
+        S, T = label_round(ports)
         assert S
         for image_id in S + T:  # the accepted masks, in S3 at each image's own size
             assert decode_png(ports.blobs.get(label_key(1, image_id))).shape == SIZES[int(image_id[-6:]) % len(SIZES)]

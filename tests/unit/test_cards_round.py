@@ -47,6 +47,20 @@ POOL = [f"pool-{i:06d}" for i in range(WORLD.pool_size)]
 CONFIG = FinetuneConfig.demo(max_steps=2, batch_size=2, s0_batch_size=2, lr_grid=(1e-2,))
 
 
+def label_round(ports) -> tuple[list[str], list[str]]:
+    """Round 1 from mining to training: simulated people rate M, paint and accept S and T's true masks at each
+    image's own size; (S, T)."""
+    add_people(ports)
+    _, weak = control.close_mining(ports, 1, test_size=2)
+    rate(ports, weak, lambda name, i, image_id: 1 + int(image_id[-6:]) % 5)
+    dense = control.select(ports, 1)["dense_campaign"]
+    assert ports.catalog.round(1).state == DENSE_LABELLING
+    paint(ports, dense, mask_of=true_mask)
+    control.finetune(ports, 1)
+    assert ports.catalog.round(1).state == TRAINING
+    return ports.catalog.round_images(1, "counterexamples"), ports.catalog.round_images(1, "test")
+
+
 def true_mask(image_id: str) -> np.ndarray:
     """A pool image's true mask at the image's own size."""
     return pool_item(int(image_id[-6:]))[1]
@@ -79,15 +93,7 @@ def round_(tmp_path_factory):
     control.start(ports, 1, "segformer", "v0", 2, 4, bounds, list(SPACE.names[1:]))
     run_inference(ports)
     run_discrepancy(ports)
-    add_people(ports)
-    M, weak = control.close_mining(ports, 1, test_size=2)
-    rate(ports, weak, lambda name, i, image_id: 1 + int(image_id[-6:]) % 5)
-    dense = control.select(ports, 1)["dense_campaign"]
-    assert ports.catalog.round(1).state == DENSE_LABELLING
-    paint(ports, dense, mask_of=true_mask)
-    control.finetune(ports, 1)
-    assert ports.catalog.round(1).state == TRAINING
-    S, T = ports.catalog.round_images(1, "counterexamples"), ports.catalog.round_images(1, "test")
+    S, T = label_round(ports)
     train_round(ports, 1, CONFIG)
     yield ports, root, S, T
     ports.close()
