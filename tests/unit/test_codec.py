@@ -1,6 +1,7 @@
 """codec: every decoder gives Pillow's pixels — L maps as labels, P maps as palette indices, RGB as RGB."""
 
 import io
+import zlib
 
 import numpy as np
 import pytest
@@ -8,17 +9,20 @@ from PIL import Image
 
 from segmad import codec
 
-DECODERS = ["pillow", "pyspng"]
+DECODERS = ["pillow", "pyspng", "zlib-ng", "zlib-ng+pyspng"]
 
 
 @pytest.fixture(params=DECODERS)
 def decoder(request, monkeypatch):
-    """Run the test once with Pillow alone (the core install) and once with the `fast` extra's libspng."""
-    if request.param == "pillow":
-        monkeypatch.setattr(codec, "pyspng", None)
-    else:
-        pytest.importorskip("pyspng")
-        assert codec.fast_decoder() == "pyspng"
+    """Run the test with Pillow alone (the core install), libspng alone, zlib-ng alone (unfiltered rows
+    only) and both (the `fast` extra)."""
+    wanted = request.param.split("+")
+    for name, module in (("pyspng", "pyspng"), ("zlib-ng", "zlib_ng")):
+        if name in wanted:
+            pytest.importorskip(module)
+        else:
+            monkeypatch.setattr(codec, module, None)
+    assert codec.fast_decoder() == (None if request.param == "pillow" else request.param)
     return request.param
 
 
@@ -104,22 +108,82 @@ def other_pngs() -> dict[str, bytes]:
 @pytest.mark.parametrize("name", list(other_pngs()))
 def test_every_png_flavour_decodes_as_pillow_alone_decodes_it(monkeypatch, name):
     pytest.importorskip("pyspng")
+    pytest.importorskip("zlib_ng")
     data = other_pngs()[name]
     fast = codec.decode_png(data)
     monkeypatch.setattr(codec, "pyspng", None)
+    monkeypatch.setattr(codec, "zlib_ng", None)
     slow = codec.decode_png(data)
     assert fast.dtype == slow.dtype == np.uint8
     assert fast.shape == slow.shape and np.array_equal(fast, slow)
 
 
-def test_the_fast_decoder_reads_8_bit_greyscale_and_palette_maps(monkeypatch):
+def spy_on_libspng(monkeypatch) -> list[bytes]:
     pyspng = pytest.importorskip("pyspng")
     calls = []
     monkeypatch.setattr(pyspng, "load", lambda data, _load=pyspng.load: calls.append(data) or _load(data))
+    return calls
+
+
+def test_libspng_alone_reads_8_bit_greyscale_and_palette_maps(monkeypatch):
+    monkeypatch.setattr(codec, "zlib_ng", None)
+    calls = spy_on_libspng(monkeypatch)
     codec.decode_label_png(png(Image.fromarray(labels())))
     codec.decode_label_png(palette_png(labels()))
     assert len(calls) == 2
     assert all(data[25] == codec.GREYSCALE for data in calls)  # the palette map went in relabelled as grey
+
+
+def idat_chunks(data: bytes) -> list[bytes]:
+    """The payloads of a PNG's IDAT chunks."""
+    chunks, at = [], 8
+    while at < len(data):
+        length, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        if kind == b"IDAT":
+            chunks.append(data[at + 8:at + 8 + length])
+        at += 12 + length
+    return chunks
+
+
+def test_with_zlib_ng_libspng_only_unfilters_stored_rows(monkeypatch):
+    pytest.importorskip("zlib_ng")
+    calls = spy_on_libspng(monkeypatch)
+    truth = labels(shape=(300, 301))  # > 64 KiB of rows: several stored blocks
+    data = png(Image.fromarray(truth))
+    inflated = zlib.decompress(b"".join(idat_chunks(data)))
+    assert set(inflated[:: truth.shape[1] + 1]) - {0}  # Pillow filtered some rows of this L map
+    assert np.array_equal(codec.decode_label_png(data), truth)
+    (handed,) = calls
+    (stream,) = idat_chunks(handed)
+    assert stream[2] & 0b110 == 0  # the first deflate block is a stored one (BTYPE 00) ...
+    assert len(stream) > len(inflated)  # ... and so is every block: the rows travel uncompressed
+    assert zlib.decompress(stream) == inflated
+
+
+def test_with_zlib_ng_unfiltered_rows_need_no_libspng(monkeypatch):
+    pytest.importorskip("zlib_ng")
+    calls = spy_on_libspng(monkeypatch)
+    truth = labels(seed=3, top=256)
+    data = palette_png(truth)  # Pillow writes palette images with no row filter
+    assert set(zlib.decompress(b"".join(idat_chunks(data)))[:: truth.shape[1] + 1]) == {0}
+    decoded = codec.decode_label_png(data)
+    assert calls == [] and np.array_equal(decoded, truth)
+    decoded[0, 0] ^= 1  # an array of its own, not a view of read-only bytes
+    rgb = np.random.default_rng(8).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    assert np.array_equal(codec.decode_png(png(Image.fromarray(rgb), optimize=False, compress_level=0)), rgb)
+
+
+def test_a_png_in_many_idat_chunks_decodes(decoder):
+    truth = labels(shape=(64, 70), seed=9)
+    data = png(Image.fromarray(truth))
+    (payload,) = idat_chunks(data)
+    head, tail = data[: data.index(payload) - 8], data[data.index(payload) + len(payload) + 4:]
+    pieces = [payload[i:i + 100] for i in range(0, len(payload), 100)]
+    chunked = head + b"".join(
+        len(p).to_bytes(4, "big") + b"IDAT" + p + zlib.crc32(b"IDAT" + p).to_bytes(4, "big") for p in pieces
+    ) + tail
+    assert len(idat_chunks(chunked)) > 1
+    assert np.array_equal(codec.decode_label_png(chunked), truth)
 
 
 def test_a_label_map_must_be_a_png(decoder):
@@ -139,7 +203,7 @@ def test_a_label_map_must_be_single_channel(decoder):
     assert codec.decode_png(data).shape == (8, 8, 3)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "bad IDAT", "bad header CRC"])
+@pytest.mark.parametrize("damage", ["truncated", "bad IDAT", "bad header CRC", "bad filter type"])
 @pytest.mark.parametrize("mode", ["L", "P"])
 def test_a_damaged_png_is_an_error_whichever_decoder_runs(decoder, damage, mode):
     truth = labels(seed=6)
@@ -149,6 +213,14 @@ def test_a_damaged_png_is_an_error_whichever_decoder_runs(decoder, damage, mode)
     elif damage == "bad IDAT":
         idat = data.index(b"IDAT")
         data[idat + 10] ^= 0xFF
+    elif damage == "bad filter type":
+        at = data.index(b"IDAT") - 4
+        length = int.from_bytes(data[at:at + 4], "big")
+        rows = bytearray(zlib.decompress(bytes(data[at + 8:at + 8 + length])))
+        rows[0] = 7  # the first row's filter type: only 0-4 exist
+        payload = zlib.compress(bytes(rows))  # a sound stream and a right CRC around the bad row
+        data[at:at + 12 + length] = (len(payload).to_bytes(4, "big") + b"IDAT" + payload
+                                     + zlib.crc32(b"IDAT" + payload).to_bytes(4, "big"))
     else:
         data[20] ^= 0x01  # the width; the header's CRC no longer matches
     with pytest.raises((OSError, SyntaxError, ValueError)):
