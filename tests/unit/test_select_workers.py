@@ -47,3 +47,22 @@ def test_an_error_comes_out_for_its_item_whoever_computed_it(workers):
 def test_an_error_in_a_helper_process_reaches_the_caller():
     with worker_pool(2) as pool, pytest.raises(InputError, match="bad item 7"):
         list(ordered_map(fail_on_seven, [7, 1, 2], pool))  # the first item always goes to the helper
+
+
+@pytest.mark.parametrize("chunk", [1, 5])
+def test_items_travel_in_tasks_of_chunk_items(chunk):
+    with worker_pool(2) as pool:
+        results = list(ordered_map(pid_of, range(60), pool, chunk=chunk))
+    assert [item for item, _ in results] == list(range(60))
+    tasks = [{pid for _, pid in results[start:start + chunk]} for start in range(0, 60, chunk)]
+    assert all(len(pids) == 1 for pids in tasks)  # each task's items were all computed by one process
+    assert len({pid for _, pid in results}) == 2
+
+
+@pytest.mark.parametrize("chunk", [3, 16])
+def test_an_error_inside_a_task_keeps_the_results_before_it(chunk):
+    seen = []
+    with worker_pool(2) as pool, pytest.raises(InputError, match="bad item 7"):
+        for item in ordered_map(fail_on_seven, range(40), pool, chunk=chunk):
+            seen.append(item)
+    assert seen == list(range(7))

@@ -11,6 +11,8 @@ from collections import deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
+from itertools import islice
 from pathlib import Path
 from time import perf_counter
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -21,8 +23,9 @@ from segmad.errors import InputError
 from segmad.mad.distance import discrepancy_and_counts
 from segmad.offline.maps import check_labels, checked_counts, read_label_map
 
-IN_FLIGHT_PER_HELPER = 4  # tasks queued per helper process: enough to hide the round trip, a short tail
-MAX_BUFFERED = 256  # results held back until the ones before them are in
+CHUNK = 16  # items per task a helper gets: one round trip (pickles, queues, futures) per 16 images, not per image
+IN_FLIGHT_PER_HELPER = 2  # tasks queued per helper process: enough to hide the round trip, a short tail
+MAX_BUFFERED = 64  # tasks whose results are held back until the ones before them are in
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -117,17 +120,59 @@ def worker_pool(workers: int) -> Iterator[Executor | None]:
         yield pool
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], pool: Executor | None) -> Iterator[R]:
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], pool: Executor | None, chunk: int = CHUNK) -> Iterator[R]:
     """fn over items, results in order; the calling process takes items too whenever it would wait.
 
-    The caller computes the next item itself when the oldest result is not back yet, so the
-    helpers' start-up (a second or so of imports) overlaps with real work, and the caller is a
-    worker rather than a waiter. A few tasks in flight per helper keep the helpers busy without a
-    long tail of queued work at the end; at most MAX_BUFFERED results wait for their turn.
+    Items travel in tasks of `chunk`: with one round trip per image, the futures, pickling and
+    queue threads cost the parent as much CPU as a fifth of the work it shares out (`segmad bench
+    select`, 513 px maps, 6 models). The caller computes the next task itself when the oldest
+    result is not back yet, so the helpers' start-up (imports) overlaps with real work, and the
+    caller is a worker rather than a waiter. A few tasks in flight per helper keep the helpers busy
+    without a long tail of queued work at the end; at most MAX_BUFFERED tasks' results wait for
+    their turn. An error comes out in its item's turn, after the results of the items before it.
     """
     if pool is None:
         yield from map(fn, items)
         return
+    for results in _ordered_tasks(partial(_run_chunk, fn), _chunks(items, max(1, chunk)), pool):
+        yield from results
+
+
+class _ChunkFailed(Exception):
+    """An item of a task failed: the results of the items before it, and its error."""
+
+    def __init__(self, done: list, error: Exception):
+        super().__init__(done, error)
+        self.done, self.error = done, error
+
+
+def _run_chunk(fn: Callable[[T], R], chunk: list[T]) -> list[R]:
+    """fn over one task's items, in a helper or in the caller."""
+    done = []
+    for item in chunk:
+        try:
+            done.append(fn(item))
+        except Exception as error:  # noqa: BLE001 - raised again in its turn by ordered_map
+            raise _ChunkFailed(done, error) from None
+    return done
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _ordered_tasks(fn: Callable[[T], list[R]], items: Iterable[T], pool: Executor) -> Iterator[list[R]]:
+    """fn over tasks, results in order, the caller computing tasks whenever it would wait."""
+    try:
+        yield from _ordered_futures(fn, items, pool)
+    except _ChunkFailed as failed:
+        yield failed.done
+        raise failed.error from None
+
+
+def _ordered_futures(fn: Callable[[T], R], items: Iterable[T], pool: Executor) -> Iterator[R]:
     in_flight = IN_FLIGHT_PER_HELPER * _helpers(pool)
     slots: deque[Future] = deque()  # every item taken, in order: helpers' futures and the caller's own
     helping: deque[Future] = deque()  # the helpers' futures, oldest first
