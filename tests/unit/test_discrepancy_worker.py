@@ -103,12 +103,42 @@ def test_an_image_s_target_map_is_read_once_per_poll_for_all_its_competitors(tmp
     assert sorted(read) == sorted(set(read)) and len(read) == 3 * 6  # every map once
 
 
-def without_copies(root, monkeypatch) -> dict:
+@pytest.mark.parametrize("kept", [True, False])
+def test_maps_carried_by_an_earlier_poll_are_not_fetched_again(tmp_path, monkeypatch, kept):
+    """An image's target map in one poll, its competitors' in the next: the second poll scores the pairs
+    from the first poll's copy, unless the copies of recent polls outgrew what the worker keeps."""
+    from segmad.discrepancy import handler as module
+
+    if not kept:
+        monkeypatch.setattr(module, "RECENT_COPY_BYTES", 0)
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:4])
+    start_round(ports, tmp_path)
+    read = []
+    get = ports.blobs.get
+    ports.blobs.get = lambda key: read.append(key) or get(key)
+    handler = DiscrepancyHandler(ports)
+    stages.predict_images(ports, ModelRef("target", "v0"), POOL[:4], C)
+    run_discrepancy(ports, handler)
+    for competitor in ("unet", "fcn8s"):
+        stages.predict_images(ports, ModelRef(competitor, "v0"), POOL[:4], C)
+    read.clear()  # the images the predictions read
+    run_discrepancy(ports, handler)
+    assert handler.stats.pairs == 2 * 4
+    if kept:
+        assert read == []
+    else:
+        # the target's maps came in the first poll: fetched (once per later poll that needs them), nothing else
+        assert set(read) == {f"predictions/target/v0/{image_id}.png" for image_id in POOL[:4]}
+    assert control.candidates(ports, 1) == without_copies(tmp_path / "fetched", monkeypatch, POOL[:4])
+
+
+def without_copies(root, monkeypatch, images=None) -> dict:
     """The candidates of the same round mined from the store's maps only."""
     with monkeypatch.context() as patch:
         patch.setattr(events, "COPY_BYTES", 0)
         ports = make_ports(root)
-        ingest(ports, POOL[:6])
+        ingest(ports, POOL[:6] if images is None else images)
         start_round(ports, root)
         run_inference(ports)
         run_discrepancy(ports)

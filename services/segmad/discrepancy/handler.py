@@ -7,8 +7,11 @@ Heaps ignore repeated pushes and their top-n3 does not depend on order, so redel
 reordered events leave the same heaps (and write nothing).
 
 Each label map a poll needs is read once: an image's maps (the target's and its competitors')
-are decoded once for all its pairs, taken from the copies the poll's messages carry where they
-do (small maps, events.COPY_BYTES) and fetched together from the store otherwise.
+are decoded once for all its pairs, taken from the copies messages carry where they do (small
+maps, events.COPY_BYTES) and fetched together from the store otherwise. The copies of recent polls
+are kept too (RECENT_COPY_BYTES, least recently used out first): an image's predictions often
+arrive in two polls, and its second poll then needs the first one's maps (a stored map never
+changes: its key names the model version and the image).
 
 Members of the group (threads or processes, each on its own partitions) each hold a view of the
 heaps: a save merges the view into the stored heap under a lock (top n3 of the union) and takes
@@ -17,6 +20,8 @@ the merged heap back, so no member overwrites another's images and later pushes 
 
 from __future__ import annotations
 
+from collections import ChainMap, OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -30,6 +35,7 @@ from segmad.pipeline import stages
 from segmad.pipeline.mining import MINING, MiningRound, current_round, mining_round
 
 TOPICS = (PREDICTIONS,)
+RECENT_COPY_BYTES = 32 * 1024 * 1024  # label maps carried by recent polls' messages, kept for the next polls
 
 
 def parse(message: Message) -> events.PredictionReady:
@@ -60,7 +66,9 @@ class DiscrepancyHandler:
         self._round: MiningRound | None = None
         self._heaps: CandidateHeaps | None = None
         self._present: set[tuple[ModelRef, str]] = set()  # (model, image) predicted, for the poll at hand
-        self._copies: dict[str, bytes] = {}  # the poll's label maps carried by its messages, by blob key
+        self._copies: Mapping[str, bytes] = {}  # label maps the poll's messages and recent polls' carried, by blob key
+        self._recent: OrderedDict[str, bytes] = OrderedDict()  # recent polls' copies, least recently carried first
+        self._recent_bytes = 0
 
     def __call__(self, message: Message) -> None:
         self.handle([parse(message)])
@@ -85,7 +93,7 @@ class DiscrepancyHandler:
                 return  # nothing is being mined; round start re-announces the target's maps
             self._load(mining_round(self.ports.catalog, row))
         self._present = self._predicted({event.image_id for event in batch})
-        self._copies = {event.blob_key: event.label_map for event in batch if event.label_map}
+        self._keep_copies(batch)
         # A pair both of whose maps arrive in one poll is scored once, not once per map; an image's
         # pairs are scored together, so its target map is read once.
         pairs = sorted({(image_id, competitor) for event in batch for competitor, image_id in self._pairs(event)})
@@ -99,6 +107,21 @@ class DiscrepancyHandler:
         """Offer one image's (target, competitor) pairs to the heaps; its maps fetched together, each decoded once."""
         self.stats.maps_read += 1 + len(competitors)
         return stages.push_image(self.ports, self._heaps, self._round.target, competitors, image_id, self._copies)
+
+    def _keep_copies(self, batch: list[events.PredictionReady]) -> None:
+        """The poll's carried maps, then the recent ones, for this poll; the poll's kept for the next polls,
+        the least recently carried dropped past RECENT_COPY_BYTES."""
+        carried = {event.blob_key: event.label_map for event in batch if event.label_map}
+        self._copies = ChainMap(carried, self._recent)
+        for key, label_map in carried.items():
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                continue
+            self._recent[key] = label_map
+            self._recent_bytes += len(label_map)
+        while self._recent_bytes > RECENT_COPY_BYTES:
+            _, dropped = self._recent.popitem(last=False)
+            self._recent_bytes -= len(dropped)
 
     def _load(self, mining: MiningRound) -> None:
         self._round = mining
