@@ -82,9 +82,23 @@ def test_encode_png_round_trips_maps_and_rgb_images(decoder):
     assert decoded.shape == rgb.shape and np.array_equal(decoded, rgb)
 
 
-def test_encoded_maps_are_the_pixels_pillow_reads():
+def test_encoded_maps_are_the_pixels_pillow_reads(decoder, monkeypatch):
     truth = labels(seed=4)
-    assert np.array_equal(pillow_pixels(codec.encode_png(truth)), truth)
+    data = codec.encode_png(truth)
+    assert np.array_equal(pillow_pixels(data), truth)
+    with Image.open(io.BytesIO(data)) as picture:
+        assert picture.mode == "L"
+    rows = zlib.decompress(b"".join(idat_chunks(data)))
+    assert set(rows[:: truth.shape[1] + 1]) == {0}  # every row unfiltered: the fast path reads them as they are
+    monkeypatch.setattr(codec, "_MAX_CHUNK", 50)  # a stream in many IDAT chunks reads the same
+    split = codec.encode_png(truth)
+    assert len(idat_chunks(split)) > 1 and np.array_equal(pillow_pixels(split), truth)
+    assert np.array_equal(codec.decode_label_png(split), truth)
+
+
+def test_an_empty_label_map_cannot_be_a_png():
+    with pytest.raises(ValueError, match="at least one pixel"):
+        codec.encode_png(np.zeros((0, 5), np.uint8))
 
 
 def other_pngs() -> dict[str, bytes]:
