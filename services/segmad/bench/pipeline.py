@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"CPU seconds of the stack run ({sum(cpu.values()):.1f} in all, {stacked['seconds']:.1f} s of wall "
               f"on {os.cpu_count()} cores): " + ", ".join(f"{name} {v:.2f}" for name, v in
                                                         sorted(cpu.items(), key=lambda kv: -kv[1]) if v >= 0.01))
+    if stacked.get("s3_requests_per_image"):
+        print("S3 requests per image: " + ", ".join(
+            f"{key} {v:.2f}" for key, v in sorted(stacked["s3_requests_per_image"].items())))
     print(f"database writes per image: discrepancy worker {stacked['discrepancy_db_writes_per_image']:.2f}, "
           f"inference worker {stacked['inference_db_writes_per_image']:.2f}")
     return 0

@@ -115,6 +115,25 @@ def metrics(port: int) -> dict[str, float]:
     return found
 
 
+def s3_requests(url: str | None) -> dict[str, float] | None:
+    """SeaweedFS's S3 requests so far, {"BUCKET TYPE": count} over every status code; None without its metrics."""
+    if not url:
+        return None
+    try:
+        text = requests.get(url, timeout=5).text
+    except requests.RequestException:
+        return None
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("SeaweedFS_s3_request_total{"):
+            continue
+        labels, value = line.rsplit(" ", 1)
+        fields = dict(part.split("=", 1) for part in labels[labels.index("{") + 1:-1].split(","))
+        key = f"{fields.get('bucket', '').strip(chr(34))} {fields.get('type', '').strip(chr(34))}"
+        found[key] = found.get(key, 0.0) + float(value)
+    return found
+
+
 def _worker(name: str, env: dict[str, str]) -> Service:
     port = free_ports(1)[0]
     return Service(name=f"bench-{name}", argv=[sys.executable, "-m", "segmad.cli", "serve", name, "--port", str(port),
@@ -197,7 +216,7 @@ class StackRun:
         _wait(lambda: metrics(inference).get("segmad_inference_events_total", 0) >= 1, 120, "inference to join")
         _wait(lambda: metrics(discrepancy).get("segmad_discrepancy_events_total", 0) >= 1, 120, "discrepancy to join")
         expected = 1 + len(models) * len(pool.ids)  # the warm-up, then one PredictionReady per model and image
-        cpu_before = cpu_seconds()
+        cpu_before, s3_before = cpu_seconds(), s3_requests(self.env.get("SEGMAD_S3_METRICS_URL"))
         began = time.time()
         ingest_arrays(self.ports, zip(pool.ids, pool.images), "bench")
         self.ports.bus.flush()
@@ -205,7 +224,7 @@ class StackRun:
         self.say(f"stack: ingested {len(pool.ids)} images in {ingested - began:.1f} s; mining ...")
         _wait(lambda: metrics(discrepancy).get("segmad_discrepancy_events_total", 0) >= expected, 3600,
               "the discrepancy worker to see every prediction")
-        cpu_after = cpu_seconds()
+        cpu_after, s3_after = cpu_seconds(), s3_requests(self.env.get("SEGMAD_S3_METRICS_URL"))
         inferred, discrepancy_metrics = (metrics(w.port) for w in self.workers)
         last_write = discrepancy_metrics["segmad_discrepancy_last_db_write_seconds"]
         seconds = last_write - began
@@ -220,7 +239,12 @@ class StackRun:
                 # CPU seconds each component used from the first ingest to the last heap update (a worker's
                 # poll may run on a little past it): what the services path costs, by component.
                 "cpu_seconds": ({name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
-                                if cpu_before and cpu_after else None)}
+                                if cpu_before and cpu_after else None),
+                # S3 requests per image by bucket and type ("segmad PUT", "tansu LIST", ...): the blobs of the
+                # run, and the broker's log, which Tansu keeps on the same S3.
+                "s3_requests_per_image": ({key: (s3_after[key] - s3_before.get(key, 0.0)) / n for key in s3_after
+                                           if s3_after[key] > s3_before.get(key, 0.0)}
+                                          if s3_before is not None and s3_after is not None else None)}
 
     def close(self) -> None:
         """Stop the workers, unregister the models, drop the schema."""

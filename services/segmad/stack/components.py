@@ -99,10 +99,13 @@ def seaweedfs(cfg: StackConfig) -> Service:
               # Small volumes, as many as the disk holds: each bucket takes 7 at once, and the default of 8
               # volumes in all leaves SeaweedFS unable to write after the second bucket.
               "-master.volumeSizeLimitMB=256", "-volume.max=0",
-              "-s3", f"-s3.port={p['s3']}", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={identities}"],
+              "-s3", f"-s3.port={p['s3']}", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={identities}",
+              # Prometheus metrics (S3 requests by bucket and type, among others): `bench pipeline` reads them.
+              f"-metricsPort={p['seaweedfs_metrics']}", "-metricsIp=127.0.0.1"],
         port=p["s3"],
         address=cfg.s3_endpoint,
         exports={"SEGMAD_BLOB_URL": f"s3://{BLOB_BUCKET}", "SEGMAD_S3_ENDPOINT": cfg.s3_endpoint,
+                 "SEGMAD_S3_METRICS_URL": f"http://127.0.0.1:{p['seaweedfs_metrics']}/metrics",
                  "SEGMAD_S3_ACCESS_KEY": cfg.s3_access_key, "SEGMAD_S3_SECRET_KEY": cfg.s3_secret_key},
         before_start=write_identities,
         after_start=lambda: create_buckets(cfg, (BLOB_BUCKET, BROKER_BUCKET)),
@@ -138,7 +141,8 @@ TIERS = ("infra", "torchserve", "services")
 
 # Start order; each server may use the ones before it. Ports: the names each needs from StackConfig.ports.
 COMPONENTS: list[Component] = [
-    Component(seaweedfs, ("seaweedfs_master", "seaweedfs_volume", "seaweedfs_filer", "s3"), "infra"),
+    Component(seaweedfs, ("seaweedfs_master", "seaweedfs_volume", "seaweedfs_filer", "s3", "seaweedfs_metrics"),
+              "infra"),
     Component(tansu, ("kafka",), "infra"),
     Component(torchserve, ("torchserve", "torchserve_management", "torchserve_metrics", "torchserve_grpc",
                            "torchserve_grpc_management"), "torchserve"),
