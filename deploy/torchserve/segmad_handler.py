@@ -52,19 +52,23 @@ class SegmadHandler:
         self.card_model = None  # a card's model (segmad.cards.runner.CardModel)
         self.sizes: list[tuple[int, int]] = []  # the images' own (H, W), to answer maps at that size
         self.spec: dict = {}
+        self.device = torch.device("cpu")
         self.initialized = False
 
     def initialize(self, context) -> None:
         """Load the TorchScript module and its sidecar from the unpacked archive."""
         model_dir = context.system_properties["model_dir"]
         serialized = context.manifest["model"]["serializedFile"]
+        self.device = device_for(context.system_properties)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)  # a card's model asks for "cuda": this worker's GPU
         if os.path.exists(os.path.join(model_dir, CARD_SIDECAR)):
             self.card_model = load_card_model(model_dir, serialized)
             self.initialized = True
             return
         with open(os.path.join(model_dir, SIDECAR)) as handle:
             self.spec = json.load(handle)
-        self.model = load_module(os.path.join(model_dir, serialized))
+        self.model = load_module(os.path.join(model_dir, serialized), self.device)
         self.initialized = True
 
     def preprocess(self, bodies: list[bytes]) -> torch.Tensor:
@@ -81,16 +85,17 @@ class SegmadHandler:
     def inference(self, x: torch.Tensor) -> torch.Tensor:
         """float32 logits (N, C, H, W)."""
         with torch.inference_mode():
-            out = self.model(x.contiguous(memory_format=torch.channels_last))
+            out = self.model(x.to(self.device).contiguous(memory_format=torch.channels_last))
         return (out["out"] if isinstance(out, dict) else out).float()
 
     def postprocess(self, logits: torch.Tensor) -> tuple[list[bytes], list[float]]:
         """One PNG label map per image and each image's mean per-pixel entropy in nats."""
         log_p = torch.log_softmax(logits, dim=1)                          # (N, C, H, W)
         entropy = (-(log_p.exp() * log_p).sum(1).clamp_min(0.0)).mean((1, 2))  # (N,)
-        maps = logits.argmax(1).to(torch.uint8).numpy()                   # (N, H, W)
+        maps = logits.argmax(1).to(torch.uint8).cpu().numpy()             # (N, H, W)
         sizes = self.sizes or [m.shape for m in maps]
-        return [encode_png(resize_nearest(m, *size)) for m, size in zip(maps, sizes)], [float(e) for e in entropy.double()]
+        return ([encode_png(resize_nearest(m, *size)) for m, size in zip(maps, sizes)],
+                [float(e) for e in entropy.double().cpu()])
 
     def handle(self, data: list[dict], context) -> list[bytes]:
         """TorchServe's entry point: a batch of requests (each one image, or a pack of several) -> one
@@ -119,13 +124,22 @@ class SegmadHandler:
         return answers
 
 
-def load_module(path: str) -> torch.nn.Module:
-    """A TorchScript module on the CPU, in eval mode."""
+def device_for(properties: dict) -> torch.device:
+    """The GPU TorchServe gave this worker (`gpu_id`, set when the server has GPUs) when torch sees CUDA,
+    else the CPU."""
+    gpu = properties.get("gpu_id")
+    if gpu is not None and torch.cuda.is_available():
+        return torch.device("cuda", int(gpu))
+    return torch.device("cpu")
+
+
+def load_module(path: str, device: torch.device = torch.device("cpu")) -> torch.nn.Module:
+    """A TorchScript module on `device`, in eval mode."""
     # TorchScript is the format TorchServe's eager runtime loads without the model's source code;
     # torch marks it deprecated but it still works, and the warning would fail strict runs.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        module = torch.jit.load(path, map_location="cpu")
+        module = torch.jit.load(path, map_location=device)
     return module.eval()
 
 

@@ -175,3 +175,29 @@ def test_the_archive_holds_the_module_the_handler_and_the_spec(tmp_path):
         assert {"model.pt", "segmad_handler.py"} <= set(archive.namelist())
     assert (mar.name, manifest["model"]["modelVersion"]) == ("tiny-2.mar", "2")
     assert sidecar == {"input_size": [32, 48], "mean": [0.5] * 3, "std": [0.25] * 3, "class_names": ["background", "red"]}
+
+
+def test_a_worker_runs_on_the_gpu_torchserve_gives_it_when_torch_sees_cuda(monkeypatch):
+    handler_module = load_handler_module()
+    assert handler_module.device_for({"model_dir": "x"}) == torch.device("cpu")  # a server without GPUs
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert handler_module.device_for({"gpu_id": 1}) == torch.device("cpu")  # a GPU id, but no CUDA build or device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert handler_module.device_for({"gpu_id": 1}) == torch.device("cuda", 1)
+    assert handler_module.device_for({"gpu_id": "0"}) == torch.device("cuda", 0)
+
+
+def test_a_worker_given_a_gpu_id_on_a_machine_without_cuda_serves_on_the_cpu(zoo_dir):
+    folder, model = zoo_dir
+    handler = load_handler_module().SegmadHandler()
+    context = FakeContext(folder, "model.pt")
+    context.system_properties["gpu_id"] = 0
+    handler.initialize(context)
+    images = world_like_images(2)
+    (answer,) = handler.handle([{"body": pack([encode_png(image) for image in images])}], context)
+    expected, _ = predict_with_entropy(model, images)
+    if torch.cuda.is_available():
+        assert handler.device.type == "cuda"
+    else:
+        assert handler.device == torch.device("cpu")
+    assert all(np.array_equal(decode_png(png), m) for png, m in zip(unpack(answer), expected))
