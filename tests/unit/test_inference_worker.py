@@ -29,6 +29,17 @@ def test_each_image_is_predicted_once_by_every_default_model_and_announced(tmp_p
     assert all(ports.catalog.prediction(i, m, "v0") for m, i in pairs)
 
 
+def test_the_target_s_maps_are_announced_before_the_competitors_maps(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:4])
+    run_inference(ports)
+    messages = announced(ports)  # in the order of each partition; an image's messages share one
+    assert min(FAILS) != "target"  # by name, fcn8s would be announced first
+    for image_id in POOL[:4]:
+        models = [e.model for e in messages if e.image_id == image_id]
+        assert models[0] == "target" and sorted(models[1:]) == ["fcn8s", "unet"]
+
+
 def test_a_redelivered_image_is_not_predicted_again_but_announced_again(tmp_path):
     ports = make_ports(tmp_path)
     ingest(ports, POOL[:2])

@@ -74,7 +74,11 @@ class InferenceHandler:
         image_ids = sorted({e.image_id for e in batch if isinstance(e, events.ImageIngested)})
         unreadable = {}
         if image_ids:
-            models = [ModelRef(m.name, m.version) for m in self.ports.catalog.default_models()]
+            # The target's maps first: an image's competitor pairs are then scored as their own maps
+            # arrive, from the target's map its message carried just before (the discrepancy worker
+            # keeps recent polls' maps), instead of fetching it while its message is still on the way.
+            defaults = sorted(self.ports.catalog.default_models(), key=lambda m: m.role != "target")
+            models = [ModelRef(m.name, m.version) for m in defaults]
             unreadable = self._predict(models, image_ids)
         for event in batch:
             if isinstance(event, events.RoundEvent) and event.state == MINING:
