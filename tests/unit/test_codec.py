@@ -244,3 +244,21 @@ def test_a_damaged_png_is_an_error_whichever_decoder_runs(decoder, damage, mode)
 def test_bytes_like_input_decodes_too(decoder):
     truth = labels(seed=7)
     assert np.array_equal(codec.decode_png(bytearray(codec.encode_png(truth))), truth)
+
+
+def test_the_labelling_service_reads_masks_with_this_decoder(monkeypatch):
+    """Masks the labelling UI stores (VOC palette PNGs) are read by the fast path, never Pillow, as
+    arrays a caller may paint on."""
+    pytest.importorskip("zlib_ng")
+    from PIL import Image as PillowImage
+
+    from segmad.labelling.palette import decode_label_map, encode_palette_png
+
+    truth = labels(seed=10)
+    stored = encode_palette_png(truth)
+    monkeypatch.setattr(PillowImage, "open", lambda *a, **k: pytest.fail("Pillow decoded a palette mask"))
+    decoded = decode_label_map(stored)
+    assert np.array_equal(decoded, truth) and decoded.flags.writeable
+    with pytest.raises(ValueError, match="single-channel"):
+        monkeypatch.undo()
+        decode_label_map(png(Image.fromarray(np.zeros((4, 4, 3), np.uint8))))
