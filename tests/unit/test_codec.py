@@ -293,3 +293,23 @@ def test_every_decoder_gives_pillow_s_pixels_for_any_map(height, width, top, blo
             assert decoded.dtype == np.uint8 and np.array_equal(decoded, truth)
     finally:
         codec.pyspng, codec.zlib_ng = saved
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 70), width=st.integers(1, 70), level=st.integers(0, 9), noise=st.integers(0, 60),
+       seed=st.integers(0, 2**16))
+def test_every_decoder_gives_pillow_s_pixels_for_any_rgb_image(height, width, level, noise, seed):
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 255, max(height, width))
+    base = np.stack([ramp[:height, None] + 0 * ramp[None, :width], ramp[None, :width] + 0 * ramp[:height, None],
+                     np.full((height, width), 90.0)], -1)
+    rgb = (base + rng.normal(0, noise + 1e-9, base.shape)).clip(0, 255).astype(np.uint8)
+    data = png(Image.fromarray(rgb), compress_level=level)
+    saved = codec.pyspng, codec.zlib_ng
+    try:
+        for keep_spng, keep_zlib_ng in ((True, True), (True, False), (False, True), (False, False)):
+            codec.pyspng, codec.zlib_ng = (saved[0] if keep_spng else None), (saved[1] if keep_zlib_ng else None)
+            decoded = codec.decode_png(data)
+            assert decoded.shape == (height, width, 3) and np.array_equal(decoded, rgb)
+    finally:
+        codec.pyspng, codec.zlib_ng = saved
