@@ -185,38 +185,51 @@ def _inflate_then_unfilter(data: bytes, width: int, height: int, colour: int) ->
         return np.ascontiguousarray(pixels if channels == 1 else pixels.reshape(height, width, channels))
     if pyspng is None or kinds.max() > 4:
         return None  # unknown filter types are damage: Pillow reports it
-    header = data[12:29] if colour != PALETTE else data[12:25] + bytes([GREYSCALE]) + data[26:29]
-    stored = _stored_zlib_stream(rows)
-    chunk_crc = zlib_ng.crc32(stored, zlib_ng.crc32(b"IDAT"))
-    png = b"".join((PNG_SIGNATURE, data[8:12], header, zlib.crc32(header).to_bytes(4, "big"),
-                    len(stored).to_bytes(4, "big"), b"IDAT", stored, chunk_crc.to_bytes(4, "big"), _IEND))
+    png = b"".join((PNG_SIGNATURE, _header_chunk(data, GREYSCALE if colour == PALETTE else colour),
+                    _chunk(b"IDAT", _stored_zlib_stream(rows), zlib_ng), _IEND))
     try:
         return pyspng.load(png)
     except (RuntimeError, ValueError):
         return None
 
 
-def _idat_payload(data: bytes) -> bytes | None:
-    """The concatenated data of the IDAT chunks (consecutive, CRCs right), or None for damage."""
-    parts, position, seen_end = [], 33, False
+def _chunk_spans(data: bytes) -> list[tuple[bytes, int, int]] | None:
+    """(type, start, end) of each chunk after IHDR, IEND the last; None when one runs past the end or
+    IEND never comes (cut short)."""
+    spans, position = [], 33
     while position + 12 <= len(data):
         length, kind = _CHUNK_HEAD.unpack_from(data, position)
         end = position + 12 + length
         if end > len(data):
             return None
-        if kind == b"IDAT":
-            if seen_end:
-                return None  # IDAT chunks must be consecutive
-            payload = data[position + 8:end - 4]
-            if zlib_ng.crc32(payload, zlib_ng.crc32(b"IDAT")) != int.from_bytes(data[end - 4:end], "big"):
-                return None
-            parts.append(payload)
-        elif parts:
-            seen_end = True
+        spans.append((kind, position, end))
         if kind == b"IEND":
-            return b"".join(parts) if parts else None
+            return spans
         position = end
-    return None  # no IEND: cut short
+    return None
+
+
+def _header_chunk(data: bytes, colour: int) -> bytes:
+    """The PNG's IHDR chunk with its colour type set to `colour` (and its CRC to match)."""
+    return _chunk(b"IHDR", data[16:25] + bytes([colour]) + data[26:29], zlib)
+
+
+def _idat_payload(data: bytes) -> bytes | None:
+    """The concatenated data of the IDAT chunks (consecutive, CRCs right), or None for damage."""
+    spans = _chunk_spans(data)
+    kinds = [kind for kind, _, _ in spans or ()]
+    if b"IDAT" not in kinds:
+        return None
+    first, count = kinds.index(b"IDAT"), kinds.count(b"IDAT")
+    if kinds[first:first + count] != [b"IDAT"] * count:
+        return None  # IDAT chunks must be consecutive
+    parts = []
+    for _, start, end in spans[first:first + count]:
+        payload = data[start + 8:end - 4]
+        if zlib_ng.crc32(payload, zlib_ng.crc32(b"IDAT")) != int.from_bytes(data[end - 4:end], "big"):
+            return None
+        parts.append(payload)
+    return b"".join(parts)
 
 
 def _stored_zlib_stream(raw: bytes) -> bytes:
@@ -236,25 +249,13 @@ def _palette_as_greyscale(data: bytes) -> bytes | None:
     libspng expands palettes to RGB; the indices are the labels. Only IHDR (colour type changed,
     CRC recomputed), the IDAT chunks and IEND are kept: the image data is untouched, and the
     chunks that describe colour (PLTE, tRNS, bKGD, ...) would not fit a greyscale image.
-    None when the header's CRC is wrong or a chunk runs past the end (Pillow reports the damage).
+    None when a chunk runs past the end (Pillow reports the damage).
     """
-    header = data[12:29]
-    if zlib.crc32(header) != int.from_bytes(data[29:33], "big"):
+    spans = _chunk_spans(data)
+    if spans is None:
         return None
-    relabelled = header[:13] + bytes([GREYSCALE]) + header[14:]
-    parts = [PNG_SIGNATURE, data[8:12], relabelled, zlib.crc32(relabelled).to_bytes(4, "big")]
-    position = 33
-    while position + 8 <= len(data):
-        length, kind = _CHUNK_HEAD.unpack_from(data, position)
-        end = position + 12 + length
-        if end > len(data):
-            return None
-        if kind in (b"IDAT", b"IEND"):
-            parts.append(data[position:end])
-        if kind == b"IEND":
-            return b"".join(parts)
-        position = end
-    return None
+    kept = [data[start:end] for kind, start, end in spans if kind in (b"IDAT", b"IEND")]
+    return b"".join([PNG_SIGNATURE, _header_chunk(data, GREYSCALE), *kept])
 
 
 PACK_MAGIC = b"SGMD"

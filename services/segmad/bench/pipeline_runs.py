@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from segmad import bootstrap, events
@@ -105,14 +106,15 @@ def cpu_seconds() -> dict[str, float] | None:
     return totals
 
 
+def _samples(url: str):
+    """The samples of a Prometheus text page (prometheus_client's parser)."""
+    text = requests.get(url, timeout=5).text
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
 def metrics(port: int) -> dict[str, float]:
     """A worker's /metrics as {sample name: value} (label-free samples only)."""
-    found = {}
-    for line in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.splitlines():
-        if line and not line.startswith("#") and "{" not in line:
-            name, value = line.rsplit(" ", 1)
-            found[name] = float(value)
-    return found
+    return {sample.name: sample.value for sample in _samples(f"http://127.0.0.1:{port}/metrics") if not sample.labels}
 
 
 def s3_requests(url: str | None) -> dict[str, float] | None:
@@ -120,17 +122,14 @@ def s3_requests(url: str | None) -> dict[str, float] | None:
     if not url:
         return None
     try:
-        text = requests.get(url, timeout=5).text
+        samples = _samples(url)
     except requests.RequestException:
         return None
     found: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line.startswith("SeaweedFS_s3_request_total{"):
-            continue
-        labels, value = line.rsplit(" ", 1)
-        fields = dict(part.split("=", 1) for part in labels[labels.index("{") + 1:-1].split(","))
-        key = f"{fields.get('bucket', '').strip(chr(34))} {fields.get('type', '').strip(chr(34))}"
-        found[key] = found.get(key, 0.0) + float(value)
+    for sample in samples:
+        if sample.name == "SeaweedFS_s3_request_total":
+            key = f"{sample.labels.get('bucket', '')} {sample.labels.get('type', '')}"
+            found[key] = found.get(key, 0.0) + sample.value
     return found
 
 

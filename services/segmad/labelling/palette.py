@@ -8,10 +8,9 @@ import struct
 import numpy as np
 from PIL import Image
 
-from segmad.codec import decode_label_png, voc_palette
+from segmad.codec import PNG_SIGNATURE, decode_label_png, voc_palette
 
 IGNORE = 255
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 PALETTE = voc_palette()

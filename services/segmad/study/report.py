@@ -390,21 +390,21 @@ def render_html(doc: dict, pngs: dict[str, bytes]) -> str:
 
 def render_markdown(doc: dict, figure_dir: str = "figures") -> str:
     """The same as markdown, figures linked from `figure_dir` (for the README)."""
-    header, rows = table_rows(doc)
-    lines = [describe(doc), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    header, rows = paired_table(doc)
-    if rows:
-        lines += ["", "MAD against entropy and random, seed by seed (* : the 95% interval excludes 0):", "",
-                  "| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
-    header, rows = competitor_rows(doc)
-    if rows:
-        lines += ["", "The zoo on W (competitors are never fine-tuned):", "", "| " + " | ".join(header) + " |",
-                  "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows)]
+    lines = [describe(doc), "", *_markdown_table(*table_rows(doc))]
+    for title, (header, rows) in (("MAD against entropy and random, seed by seed (* : the 95% interval excludes 0):",
+                                   paired_table(doc)),
+                                  ("The zoo on W (competitors are never fine-tuned):", competitor_rows(doc))):
+        if rows:
+            lines += ["", title, "", *_markdown_table(header, rows)]
     lines += ["", *(f"- {mark(a['holds'])} {a['claim']}: {a['evidence']}" for a in doc["aims"]), ""]
     lines += [f"![{name}]({figure_dir}/{name}.png)" for name in ("gain_vs_budget", "precision_at_k",
                                                                  "shifted_gain_vs_budget")]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table's lines."""
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows)]
 
 
 def mark(holds) -> str:
