@@ -68,19 +68,15 @@ def _push_image(
     where = f"target[{image_id!r}]"
     target_map = _load(target_map, where)
     target_counts = checked_counts(target_map, num_classes, where)
+    scores = []
     for name, maps in competitor_maps.items():
         where = f"{name}[{image_id!r}]"
         label_map = _load(maps[image_id], where)
         if label_map.shape != target_map.shape:
             raise InputError(f"map shape {label_map.shape} differs from the target's {target_map.shape}", where)
         distance, counts = discrepancy_and_counts(target_map, label_map, target_counts)  # reads the differences
-        heaps.push_pair(
-            name,
-            image_id,
-            distance,
-            _fractions(target_counts, num_classes, target_map.size),
-            _fractions(check_labels(counts, num_classes, where), num_classes, label_map.size),
-        )
+        scores.append((name, distance, _fractions(check_labels(counts, num_classes, where), num_classes, label_map.size)))
+    heaps.push_image(image_id, _fractions(target_counts, num_classes, target_map.size), scores)
 
 
 def _as_maps(maps: Maps, name: str) -> Mapping[str, np.ndarray | Path]:

@@ -30,6 +30,13 @@ def test_subgroups_are_inclusive_and_need_a_positive_fraction():
     assert bounds.subgroups(np.array([0.6, 0.31, 0.09])).tolist() == [2]
 
 
+def test_subgroups_of_rows_are_the_subgroups_of_each_row():
+    bounds = SizeBounds(lower=np.array([0, 0.1, 0.0]), upper=np.array([1, 0.3, 1.0]))
+    rows = np.array([[0.5, 0.1, 0.0], [0.4, 0.3, 0.3], [0.6, 0.31, 0.09], [1.0, 0.0, 0.0]])
+    assert bounds.subgroups_of_rows(rows) == [bounds.subgroups(row).tolist() for row in rows] == [[1], [1, 2], [2], []]
+    assert bounds.subgroups_of_rows(np.zeros((0, 3))) == []
+
+
 def test_round_trips_through_a_dict():
     bounds = SizeBounds(lower=np.array([0, 0.1]), upper=np.array([1, 0.3]))
     again = SizeBounds.from_dict(bounds.to_dict())

@@ -152,3 +152,20 @@ def test_merging_overlapping_views_of_a_heap_gives_the_heap_of_their_union(strea
 def test_merging_keeps_one_copy_of_an_image_and_the_tie_break_of_the_heaps():
     merged = merge_members(2, [Member("b", 0.5), Member("c", 0.9)], [Member("c", 0.9), Member("a", 0.5)])
     assert merged == [Member("c", 0.9), Member("a", 0.5)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams, st.integers(1, 6))
+def test_pushing_an_image_with_all_its_competitors_is_pushing_each_pair(stream, n3):
+    # one image's scores against every competitor at once (as select and the workers push them)
+    by_image: dict[int, list] = {}
+    for competitor, image, d, tf, cf in stream:
+        by_image.setdefault(image, []).append((competitor, d, tf, cf))
+    pairs, images = CandidateHeaps(n3=n3, bounds=BOUNDS), CandidateHeaps(n3=n3, bounds=BOUNDS)
+    for image, scores in by_image.items():
+        target = fr(*scores[0][2])  # the target's map is one per image
+        expected = [key for c, d, _, cf in scores for key in pairs.push_pair(c, f"img{image:03d}", d, target, fr(*cf))]
+        changed = images.push_image(f"img{image:03d}", target, [(c, d, fr(*cf)) for c, d, _, cf in scores])
+        assert changed == expected
+    assert images.to_records() == pairs.to_records()
+    assert images.push_image("img999", fr(0.3, 0.3), []) == []

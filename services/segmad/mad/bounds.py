@@ -25,6 +25,15 @@ class SizeBounds:
         inside = (f > 0) & (f >= self.lower[1:]) & (f <= self.upper[1:])
         return np.flatnonzero(inside) + 1
 
+    def subgroups_of_rows(self, fractions: np.ndarray) -> list[list[int]]:
+        """`subgroups` of each row of an (R, ≥C+1) array, in one pass: one image's maps at once."""
+        f = np.asarray(fractions, dtype=np.float64)[:, 1 : self.num_classes + 1]
+        rows, columns = np.nonzero((f > 0) & (f >= self.lower[1:]) & (f <= self.upper[1:]))
+        classes: list[list[int]] = [[] for _ in range(len(f))]
+        for row, column in zip(rows.tolist(), columns.tolist()):
+            classes[row].append(column + 1)
+        return classes
+
     def to_dict(self) -> dict:
         """Plain JSON-able form: {"lower": [...], "upper": [...]}."""
         return {"lower": self.lower.tolist(), "upper": self.upper.tolist()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -129,6 +129,24 @@ class CandidateHeaps:
         return self.push(competitor, "target", image_id, distance, target_fractions) + self.push(
             competitor, "competitor", image_id, distance, competitor_fractions
         )
+
+    def push_image(
+        self, image_id: str, target_fractions: np.ndarray, scores: Sequence[tuple[str, float, np.ndarray]]
+    ) -> list[HeapKey]:
+        """Offer one image scored against several competitors: `push_pair` for each (competitor,
+        distance, competitor fractions), the subgroups of all its maps found in one pass."""
+        if not scores:
+            return []
+        classes = self.bounds.subgroups_of_rows(np.stack([target_fractions, *(s[2] for s in scores)]))
+        changed = []
+        for (competitor, distance, _), competitor_classes in zip(scores, classes[1:]):
+            member = Member(image_id, float(distance))
+            for partition, ks in (("target", classes[0]), ("competitor", competitor_classes)):
+                for k in ks:
+                    key = HeapKey(competitor, k, partition)
+                    if self._heaps.setdefault(key, TopN(self.n3)).push(member):
+                        changed.append(key)
+        return changed
 
     def add_member(self, key: HeapKey, member: Member) -> bool:
         """Put a member straight into one heap (for merging and reloading stored heaps)."""

@@ -83,8 +83,9 @@ def _scan_pool(
     images = 0
     with _bar(len(folders.files[folders.target]), "select", progress) as bar:
         for result in ordered_map(score_image, folders.tasks(num_classes), pool):
-            for c in result.competitors:
-                heaps.push_pair(c.competitor, result.image_id, c.distance, result.target_fractions, c.fractions)
+            heaps.push_image(
+                result.image_id, result.target_fractions, [(c.competitor, c.distance, c.fractions) for c in result.competitors]
+            )
             decode += result.decode_seconds
             score += result.score_seconds
             images += 1

@@ -150,13 +150,13 @@ def push_image(ports: Ports, heaps: CandidateHeaps, target: ModelRef, competitor
     t_map, *c_maps = (decode_png(copies[key] if key in copies else fetched[key]) for key in keys)
     t_counts = label_counts(t_map)
     t_fractions = t_counts[: C + 1] / t_map.size
-    changed = []
+    scores = []
     for competitor, c_map in zip(competitors, c_maps):
         if c_map.shape != t_map.shape:
             raise ValueError(f"{competitor.name}'s map of {image_id} is {c_map.shape}, the target's {t_map.shape}")
         d, c_counts = discrepancy_and_counts(t_map, c_map, t_counts)  # reads the competitor where it differs
-        changed += heaps.push_pair(competitor.name, image_id, d, t_fractions, c_counts[: C + 1] / c_map.size)
-    return changed
+        scores.append((competitor.name, d, c_counts[: C + 1] / c_map.size))
+    return heaps.push_image(image_id, t_fractions, scores)
 
 
 def score_pool(ports: Ports, target: ModelRef, competitors: Sequence[ModelRef], image_ids: Sequence[str],
