@@ -6,6 +6,7 @@ only the small results (fractions and distances); the parent never holds a label
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 from collections import deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -116,8 +117,31 @@ def worker_pool(workers: int) -> Iterator[Executor | None]:
         yield None
         return
     # spawn, not fork: forking a process that may hold threads (tqdm's monitor, BLAS) can deadlock
-    with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers - 1, mp_context=context, initializer=keep_freed_memory) as pool:
         yield pool
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+HELD_HEAP_BYTES = 256 << 20  # a helper keeps up to this much freed heap for its next image
+HEAP_ALLOCATION_BYTES = 32 << 20  # blocks up to this size come from the heap, not from fresh mmaps
+
+
+def keep_freed_memory() -> None:
+    """Let this process reuse the memory of one image's arrays for the next (glibc; elsewhere nothing).
+
+    A fresh helper process, freeing every array after each image, handed the top of its heap back
+    to the kernel and took it again for the next: 110–150 thousand page faults and 0.35–0.4 s of
+    system time per 1,000 images of 513 px (6 maps each), where the long-lived parent, whose heap
+    top stays in use, had a few hundred. Fixing both thresholds (which also stops glibc's own
+    adjustment of them) ends that: about 6 faults per image.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, Windows): nothing to tune
+        return
+    mallopt(M_TRIM_THRESHOLD, HELD_HEAP_BYTES)
+    mallopt(M_MMAP_THRESHOLD, HEAP_ALLOCATION_BYTES)
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], pool: Executor | None, chunk: int = CHUNK) -> Iterator[R]:
