@@ -39,6 +39,18 @@ def test_tiny_run_reports_per_pair_costs_and_end_to_end_times_as_json(capsys):
     for kind in report["per_pair"]["pairs"].values():  # d with the competitor's counts, as select scores
         assert kind["distance_and_counts_us"] > 0 and kind["ratio_to_floor_distance_and_counts"] > 0
     assert report["end_to_end"]["generate_seconds"] > 0
+    assert report["end_to_end"]["independent_runs"] is None  # no workers value above 1 to compare with
+
+
+def test_with_two_workers_two_independent_runs_give_the_ceiling(capsys):
+    argv = ["bench", "select", "--size", "32", "--pairs", "2", "--repeats", "1", "--images", "6",
+            "--train-masks", "2", "--workers", "1,2", "--format", "json"]
+    assert main(argv) == 0
+    e2e = json.loads(capsys.readouterr().out)["end_to_end"]
+    assert [r["workers"] for r in e2e["runs"]] == [1, 2] and e2e["same_candidates"]
+    independent = e2e["independent_runs"]
+    assert independent["processes"] == 2 and independent["wall_seconds"] > 0
+    assert independent["speedup"] == pytest.approx(2 * e2e["runs"][0]["wall_seconds"] / independent["wall_seconds"])
 
 
 def test_table_names_each_pair_kind_and_each_workers_value(capsys):

@@ -209,4 +209,11 @@ def render_table(result: dict) -> str:
             + ("; M identical for every workers value" if e2e["same_candidates"]
                else "; M DIFFERED between workers values")
         )
+        independent = e2e.get("independent_runs")
+        if independent:
+            lines.append(
+                f"{independent['processes']} independent workers-1 runs at once: {independent['wall_seconds']:.1f} s, "
+                f"{independent['speedup']:.2f} x one run's images/s (the ceiling of --workers "
+                f"{independent['processes']} on this machine: nothing shared, no process start timed)"
+            )
     return "\n".join(lines)
