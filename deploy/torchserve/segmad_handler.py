@@ -30,8 +30,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 import sys
 import warnings
+import zlib
 
 import numpy as np
 import torch
@@ -42,6 +44,7 @@ CARD_SIDECAR = "segmad_card.json"
 CARDS_BUNDLE = "segmad_cards.zip"
 ENTROPY_HEADER = "X-Segmad-Entropy"
 PACK_MAGIC = b"SGMD"  # several encoded images (or label maps) in one body: see pack / unpack
+LABEL_MAP_LEVEL = 2  # deflate level of the label maps, segmad.codec's
 
 
 class SegmadHandler:
@@ -223,7 +226,17 @@ def resize_nearest(label_map: np.ndarray, height: int, width: int) -> np.ndarray
 
 
 def encode_png(label_map: np.ndarray) -> bytes:
-    """An 8-bit greyscale PNG of a uint8 (H, W) label map."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(label_map, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    """An 8-bit greyscale PNG of a uint8 (H, W) label map, written as segmad.codec writes label maps:
+    rows unfiltered, deflate level 2 (Pillow's filtered level 6 took 7% of a worker's time at 64 px)."""
+    labels = np.ascontiguousarray(label_map, dtype=np.uint8)
+    height, width = labels.shape
+    rows = np.empty((height, width + 1), np.uint8)
+    rows[:, 0] = 0  # filter type None
+    rows[:, 1:] = labels
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header),
+                     _chunk(b"IDAT", zlib.compress(rows.data, LABEL_MAP_LEVEL)), _chunk(b"IEND", b"")))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(data, zlib.crc32(kind)).to_bytes(4, "big")

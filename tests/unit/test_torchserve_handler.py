@@ -159,6 +159,18 @@ def test_the_handlers_pack_is_segmads(zoo_served):
                 read(broken)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (64, 64), (3, 517), (513, 513)])
+def test_the_handlers_label_maps_are_pngs_any_reader_reads_as_segmad_writes_them(shape):
+    module = load_handler_module()
+    labels = np.random.default_rng(1).integers(0, 21, shape, dtype=np.uint8)
+    labels[: shape[0] // 2] = 3  # runs, as real maps have
+    written = module.encode_png(labels)
+    with Image.open(io.BytesIO(written)) as picture:  # Pillow checks the chunks' CRCs as it reads
+        assert picture.mode == "L" and np.array_equal(np.asarray(picture), labels)
+    assert np.array_equal(decode_png(written), labels)
+    assert written[:33] == encode_png(labels)[:33]  # signature and header: segmad's own label-map form
+
+
 def test_a_request_without_an_image_body_is_refused(zoo_served):
     handler, _, context = zoo_served
     with pytest.raises(ValueError, match="encoded image"):
