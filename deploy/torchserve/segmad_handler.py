@@ -82,8 +82,12 @@ class SegmadHandler:
         images = np.stack([fit(image, (width, height)) for image in originals])  # (N, H, W, 3)
         mean = np.asarray(self.spec["mean"], np.float32) * 255.0
         std = np.asarray(self.spec["std"], np.float32) * 255.0
-        x = (images.astype(np.float32) - mean) / std
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        x = images.astype(np.float32)
+        x -= mean
+        x /= std
+        # (N, H, W, 3) seen as (N, 3, H, W): channels-last strides, the layout `inference` runs in, so
+        # neither side copies the batch to reorder it
+        return torch.from_numpy(x).permute(0, 3, 1, 2)
 
     def inference(self, x: torch.Tensor) -> torch.Tensor:
         """float32 logits (N, C, H, W)."""
