@@ -104,6 +104,9 @@ def seaweedfs(cfg: StackConfig) -> Service:
               f"-metricsPort={p['seaweedfs_metrics']}", "-metricsIp=127.0.0.1"],
         port=p["s3"],
         address=cfg.s3_endpoint,
+        # Go collects garbage at 4x the live heap instead of 2x: 15-20% less CPU per S3 request (PUTs of
+        # 3 KB: 1.3-1.6 ms instead of 1.6-1.9), for ~130 MB more resident (450 MB after 2,000 requests).
+        env={"GOGC": "400"},
         exports={"SEGMAD_BLOB_URL": f"s3://{BLOB_BUCKET}", "SEGMAD_S3_ENDPOINT": cfg.s3_endpoint,
                  "SEGMAD_S3_METRICS_URL": f"http://127.0.0.1:{p['seaweedfs_metrics']}/metrics",
                  "SEGMAD_S3_ACCESS_KEY": cfg.s3_access_key, "SEGMAD_S3_SECRET_KEY": cfg.s3_secret_key},
