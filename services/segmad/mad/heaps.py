@@ -126,9 +126,7 @@ class CandidateHeaps:
         competitor_fractions: np.ndarray,
     ) -> list[HeapKey]:
         """Offer one (target, competitor) pair to both partitions; returns changed keys."""
-        return self.push(competitor, "target", image_id, distance, target_fractions) + self.push(
-            competitor, "competitor", image_id, distance, competitor_fractions
-        )
+        return self.push_image(image_id, target_fractions, [(competitor, distance, competitor_fractions)])
 
     def push_image(
         self, image_id: str, target_fractions: np.ndarray, scores: Sequence[tuple[str, float, np.ndarray]]

@@ -138,7 +138,7 @@ def keep_freed_memory() -> None:
     """
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, Windows): nothing to tune
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, Windows): nothing to tune
         return
     mallopt(M_TRIM_THRESHOLD, HELD_HEAP_BYTES)
     mallopt(M_MMAP_THRESHOLD, HEAP_ALLOCATION_BYTES)
