@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
@@ -14,14 +15,15 @@ from segmad.adapters.blobstore import LocalBlobStore
 from segmad.ports.blobs import BlobStore
 from segmad.adapters.bus import InMemoryBus
 from segmad.ports.bus import EventBus
-from segmad.adapters.release import InProcessRelease
 from segmad.ports.release import Release
-from segmad.adapters.segmenter import TorchSegmenter
 from segmad.ports.segmenter import Segmenter
 from segmad.catalog import Catalog, make_engine, migrate
 from segmad.errors import InputError
 from segmad.ports import Ports
 from segmad.settings import Settings, load
+
+if TYPE_CHECKING:  # torch is imported only by what runs models here: the workers on TorchServe never load it
+    from segmad.adapters.segmenter import TorchSegmenter
 
 
 class SettingError(InputError):
@@ -39,6 +41,16 @@ def build(settings: Settings | None = None) -> Ports:
     # The catalog last: it is the one that connects, so a bad setting elsewhere leaves no open pool.
     return Ports(blobs=blobs, bus=bus, catalog=catalog(settings.database_url, settings.database_schema),
                  segmenter=models, release=release)
+
+
+def preload(settings: Settings | None = None) -> None:
+    """Import what `build` will need for these settings, in a server's master process before it forks
+    its workers: they then share those modules instead of each importing them at boot (torch for the
+    in-process segmenter: ~185 MB and 1-2.5 s per worker; nothing of it with a TorchServe URL)."""
+    settings = settings or load()
+    if not settings.torchserve_url:
+        import segmad.adapters.release  # noqa: F401
+        import segmad.adapters.segmenter  # noqa: F401
 
 
 def blob_store(url: str, settings: Settings | None = None) -> BlobStore:
@@ -96,6 +108,9 @@ def serving(torchserve_url: str, model_store: Path) -> tuple[Segmenter, Release]
     """No TorchServe URL → models served and released in this process; http://host:port → that TorchServe,
     new versions archived into `model_store` (its --model-store folder)."""
     if not torchserve_url:
+        from segmad.adapters.release import InProcessRelease
+        from segmad.adapters.segmenter import TorchSegmenter
+
         models = TorchSegmenter()
         return models, InProcessRelease(models)
     from segmad.adapters.torchserve import TorchServeSegmenter
@@ -110,4 +125,6 @@ def serving(torchserve_url: str, model_store: Path) -> tuple[Segmenter, Release]
 
 def with_segmenter(ports: Ports, segmenter: TorchSegmenter) -> Ports:
     """The ports predicting with an in-process `segmenter` of their own, new versions released into it."""
+    from segmad.adapters.release import InProcessRelease
+
     return replace(ports, segmenter=segmenter, release=InProcessRelease(segmenter))

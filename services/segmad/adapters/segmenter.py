@@ -20,6 +20,8 @@ class TorchSegmenter(Segmenter):
     at its image's size, in the run's label space.
     """
 
+    in_process = True
+
     def __init__(self, batch_size: int = 256):
         self.batch_size = batch_size
         self._models: dict[ModelRef, CardModel] = {}

@@ -7,19 +7,21 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from segmad.ports.release import Release
 from segmad.ports.segmenter import ModelRef
 from segmad.adapters.torchserve_archive import ModelSpec, build_card_mar, build_mar
 from segmad.adapters.torchserve_management import Management
-from segmad.models import MEAN, STD, build
+
+if TYPE_CHECKING:  # torch is imported when a module is archived: the workers build this release and never do
+    from torch import nn
 
 
 def segmad_spec(input_size: int, num_classes: int, class_names: list[str] | None = None) -> ModelSpec:
     """The spec of a segmad model: square input, segmad's fixed mean/std, class names (default class_1..class_C)."""
+    from segmad.models import MEAN, STD
+
     names = class_names or ["background"] + [f"class_{i}" for i in range(1, num_classes + 1)]
     return ModelSpec((input_size, input_size), tuple(float(v) for v in MEAN / 255.0),
                      tuple(float(v) for v in STD / 255.0), tuple(names))
@@ -27,6 +29,8 @@ def segmad_spec(input_size: int, num_classes: int, class_names: list[str] | None
 
 def script_module(module: nn.Module, input_size: tuple[int, int], out: Path) -> None:
     """Trace an eval-mode module to TorchScript at out: what TorchServe loads without segmad's source."""
+    import torch
+
     example = torch.zeros(1, 3, *input_size)
     # torch marks TorchScript deprecated; it is still what TorchServe 0.12 loads.
     with warnings.catch_warnings(), torch.inference_mode():
@@ -37,6 +41,8 @@ def script_module(module: nn.Module, input_size: tuple[int, int], out: Path) -> 
 def archive_module(name: str, version: str, module: nn.Module, arch: str, num_classes: int, input_size: int,
                    class_names: list[str] | None, model_store: Path) -> Path:
     """model_store/NAME-VERSION.mar of a segmad module, traced from a fresh eval-mode copy of its weights."""
+    from segmad.models import build
+
     copy = build(arch, num_classes)
     copy.load_state_dict(module.state_dict())
     spec = segmad_spec(input_size, num_classes, class_names)

@@ -21,6 +21,7 @@ def serve(host: str, port: int, workers: int = 2, threads: int = 8) -> int:
     """Run the app under gunicorn until SIGTERM or Ctrl-C; in-flight requests finish first."""
     # Migrate once here, not in each worker at once; each worker then opens its own pool.
     bootstrap.catalog(settings.load().database_url).engine.dispose()
+    bootstrap.preload()
     with gunicorn.shared_metrics("ingestion"):
         return gunicorn.serve(_create_app, host, port, workers, threads, log_requests=True,
                               on_worker_exit=_close_ports)

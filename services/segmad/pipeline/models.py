@@ -10,17 +10,16 @@ publisher recorded it, else from the worker's setting (SEGMAD_NUM_CLASSES).
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import torch
-
-from segmad.adapters.segmenter import TorchSegmenter
-from segmad.cards.card import parse_card
-from segmad.cards.labels import LabelSpace
-from segmad.cards.runner import CardModel
 from segmad.catalog.records import ModelVersion
-from segmad.models import build
 from segmad.ports import Ports
 from segmad.ports.segmenter import ModelRef
+
+if TYPE_CHECKING:  # imported where a model is loaded: a worker whose models TorchServe runs never loads torch
+    import torch
+
+    from segmad.cards.runner import CardModel
 
 
 def _version(ports: Ports, ref: ModelRef) -> ModelVersion:
@@ -40,7 +39,7 @@ def ensure_loaded(ports: Ports, ref: ModelRef, num_classes: int) -> int:
     version = _version(ports, ref)
     num_classes = int(version.metrics.get("num_classes", num_classes))
     segmenter = ports.segmenter
-    if not isinstance(segmenter, TorchSegmenter) or ref in segmenter.models():
+    if not segmenter.in_process or ref in segmenter.models():
         return num_classes  # a remote segmenter serves what was published to it
     if version.arch == "imported":  # maps made elsewhere (segmad predictions import): nothing to run
         return num_classes
@@ -53,6 +52,10 @@ def ensure_loaded(ports: Ports, ref: ModelRef, num_classes: int) -> int:
 
 def load_card_version(ports: Ports, ref: ModelRef) -> CardModel:
     """A card-registered version, ready to predict (its artefact read from the blob store)."""
+    from segmad.cards.card import parse_card
+    from segmad.cards.labels import LabelSpace
+    from segmad.cards.runner import CardModel
+
     version = _version(ports, ref)
     card = parse_card(version.metrics["card"], stored=True)
     return CardModel(card, LabelSpace(tuple(version.metrics["run_classes"])), ports.blobs.get(version.blob_key))
@@ -60,6 +63,10 @@ def load_card_version(ports: Ports, ref: ModelRef) -> CardModel:
 
 def load_module(ports: Ports, ref: ModelRef, num_classes: int) -> torch.nn.Module:
     """A catalogued version's torch module in eval mode: a zoo network from its checkpoint, or a card's module."""
+    import torch
+
+    from segmad.models import build
+
     version = _version(ports, ref)
     if is_card(version):
         module = load_card_version(ports, ref).module

@@ -28,6 +28,10 @@ class UnknownModel(KeyError):
 class Segmenter(abc.ABC):
     """Named, versioned segmentation models that turn images into label maps."""
 
+    # True for a segmenter that runs models in this process: a version must be registered into it
+    # (pipeline.models.ensure_loaded) before it predicts; a remote one serves what was published to it
+    in_process: bool = False
+
     @abc.abstractmethod
     def models(self) -> list[ModelRef]:
         """Every registered (name, version), sorted."""
