@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -28,13 +29,15 @@ class PredictionFolders:
 
     def tasks(self, num_classes: int) -> Iterator[ImageTask]:
         """One task per pool image, in id order."""
+        folders = {model: os.path.join(self.root, model) for model in (self.target, *self.competitors)}
+        tables = tuple(sorted(self.tables.items()))
         for image_id in self.image_ids:
             yield ImageTask(
                 image_id,
-                self.root / self.target / self.files[self.target][image_id],
-                tuple((c, self.root / c / self.files[c][image_id]) for c in self.competitors),
+                os.path.join(folders[self.target], self.files[self.target][image_id]),
+                tuple((c, os.path.join(folders[c], self.files[c][image_id])) for c in self.competitors),
                 num_classes,
-                tuple(sorted(self.tables.items())),
+                tables,
                 self.target,
             )
 

@@ -33,22 +33,24 @@ def list_pngs(folder: Path) -> dict[str, str]:
     return names
 
 
-def read_label_map(path: Path) -> np.ndarray:
+def read_label_map(path: str | Path) -> np.ndarray:
     """The (H, W) uint8 labels of a single-channel PNG (`L`, or `P` read as palette indices)."""
     try:
-        return decode_label_png(path.read_bytes())  # libspng when the `fast` extra is installed, else Pillow
+        with open(path, "rb") as file:
+            data = file.read()
+        return decode_label_png(data)  # libspng when the `fast` extra is installed, else Pillow
     except NotALabelMap as error:
         raise InputError(str(error), path) from None
     except (OSError, SyntaxError, ValueError) as error:
         raise InputError(f"cannot read PNG ({error.__class__.__name__}: {error})", path) from None
 
 
-def checked_counts(label_map: np.ndarray, num_classes: int, path: Path) -> np.ndarray:
+def checked_counts(label_map: np.ndarray, num_classes: int, path: str | Path) -> np.ndarray:
     """The map's `label_counts`, after checking that every label is 0..C or 255 (ignore)."""
     return check_labels(label_counts(label_map), num_classes, path)
 
 
-def check_labels(counts: np.ndarray, num_classes: int, path: Path) -> np.ndarray:
+def check_labels(counts: np.ndarray, num_classes: int, path: str | Path) -> np.ndarray:
     """The map's label counts as given, after checking that every label is 0..C or 255 (ignore)."""
     unknown = np.flatnonzero(counts[num_classes + 1 : IGNORE]) + num_classes + 1
     if unknown.size:
