@@ -79,3 +79,10 @@ def test_each_kind_is_timed_in_the_same_rounds_as_its_floor():
                                   "d": (lambda: calls.append("d"), [()])}, repeats=3)
     assert calls == ["floor", "d"] * 3  # interleaved: a slow spell on a shared machine hits both
     assert set(best) == {"floor", "d"} and all(seconds >= 0 for seconds in best.values())
+
+
+def test_an_independent_run_that_fails_is_reported_not_waited_for(tmp_path):
+    from segmad.bench.select_end_to_end import independent_runs
+
+    with pytest.raises(RuntimeError, match="independent select run failed"):
+        independent_runs(tmp_path / "no-pool", labels=21, n3=5, processes=2)

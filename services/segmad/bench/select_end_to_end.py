@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import queue
 import tempfile
 from functools import partial
 from multiprocessing.queues import Queue
@@ -19,6 +20,7 @@ from segmad.offline.layout import discover
 from segmad.offline.mining import MiningStats, mine
 from segmad.offline.scan import ordered_map, worker_pool
 
+START_TIMEOUT_S = 120  # for the independent runs to meet at their start (imports, on a busy machine)
 STRONG_SHARE = 0.15  # of competitor maps that disagree strongly with the truth (the failures to find)
 
 
@@ -71,7 +73,7 @@ def select_once(root: Path, labels: int, n3: int, workers: int) -> tuple[float, 
 
 def _independent_run(root: Path, labels: int, n3: int, start: Barrier, results: Queue) -> None:
     """One workers-1 run in its own process, started with the others (imports done before)."""
-    start.wait()
+    start.wait(timeout=START_TIMEOUT_S)
     began = perf_counter()  # CLOCK_MONOTONIC: comparable between processes
     select_once(root, labels, n3, 1)
     results.put((began, perf_counter()))
@@ -88,11 +90,19 @@ def independent_runs(root: Path, labels: int, n3: int, processes: int) -> float:
     runs = [context.Process(target=_independent_run, args=(root, labels, n3, start, results)) for _ in range(processes)]
     for run in runs:
         run.start()
-    spans = [results.get() for _ in runs]
-    for run in runs:
-        run.join()
-        if run.exitcode != 0:
-            raise RuntimeError(f"an independent select run failed (exit code {run.exitcode})")
+    spans: list[tuple[float, float]] = []
+    try:
+        while len(spans) < processes:
+            try:
+                spans.append(results.get(timeout=1.0))
+            except queue.Empty:
+                if failed := [run.exitcode for run in runs if run.exitcode not in (None, 0)]:
+                    raise RuntimeError(f"an independent select run failed (exit code {failed[0]})") from None
+    finally:
+        for run in runs:  # after a failure the others may wait at the barrier: stop them
+            if len(spans) < processes:
+                run.terminate()
+            run.join()
     return max(end for _, end in spans) - min(began for began, _ in spans)
 
 
@@ -111,7 +121,7 @@ def measure_end_to_end(
         generated = perf_counter() - started
         runs, candidate_sets = [], []
         for k in workers:
-            wall, candidates, stats, heaps = select_once(root, labels, n3, k)
+            wall, candidates, stats, heap_count = select_once(root, labels, n3, k)
             candidate_sets.append(candidates)
             runs.append({
                 "workers": k,
@@ -122,7 +132,7 @@ def measure_end_to_end(
                 "other_seconds": wall - (stats.decode_seconds + stats.score_seconds) / k,
                 "decode_share": stats.decode_seconds / max(stats.decode_seconds + stats.score_seconds, 1e-12),
                 "candidates": len(candidates),
-                "heaps": heaps,
+                "heaps": heap_count,
             })
         alone = [r["wall_seconds"] for r in runs if r["workers"] == 1]
         if alone and max(workers) > 1:
