@@ -20,8 +20,9 @@ def _close_ports(app) -> None:
 def serve(host: str, port: int, workers: int = 2, threads: int = 8) -> int:
     """Run the app under gunicorn until SIGTERM or Ctrl-C; in-flight requests finish first."""
     # Migrate once here, not in each worker at once; each worker then opens its own pool.
-    bootstrap.catalog(settings.load().database_url).engine.dispose()
-    bootstrap.preload()
+    config = settings.load()
+    bootstrap.catalog(config.database_url).engine.dispose()
+    bootstrap.preload(config)  # what the workers' ports need, imported once here and shared
     with gunicorn.shared_metrics("ingestion"):
         return gunicorn.serve(_create_app, host, port, workers, threads, log_requests=True,
                               on_worker_exit=_close_ports)

@@ -21,18 +21,21 @@ class SizeBounds:
 
     def subgroups(self, fractions: np.ndarray) -> np.ndarray:
         """Classes k in 1..C whose fraction f in this map satisfies 0 < f and p_k ≤ f ≤ q_k."""
-        f = np.asarray(fractions, dtype=np.float64)[1 : self.num_classes + 1]
-        inside = (f > 0) & (f >= self.lower[1:]) & (f <= self.upper[1:])
-        return np.flatnonzero(inside) + 1
+        return np.flatnonzero(self._inside(fractions)) + 1
 
     def subgroups_of_rows(self, fractions: np.ndarray) -> list[list[int]]:
         """`subgroups` of each row of an (R, ≥C+1) array, in one pass: one image's maps at once."""
-        f = np.asarray(fractions, dtype=np.float64)[:, 1 : self.num_classes + 1]
-        rows, columns = np.nonzero((f > 0) & (f >= self.lower[1:]) & (f <= self.upper[1:]))
-        classes: list[list[int]] = [[] for _ in range(len(f))]
+        inside = self._inside(fractions)
+        rows, columns = np.nonzero(inside)
+        classes: list[list[int]] = [[] for _ in range(len(inside))]
         for row, column in zip(rows.tolist(), columns.tolist()):
             classes[row].append(column + 1)
         return classes
+
+    def _inside(self, fractions: np.ndarray) -> np.ndarray:
+        """Per class 1..C (last axis), whether 0 < f and p_k ≤ f ≤ q_k; for one row or many."""
+        f = np.asarray(fractions, dtype=np.float64)[..., 1 : self.num_classes + 1]
+        return (f > 0) & (f >= self.lower[1:]) & (f <= self.upper[1:])
 
     def to_dict(self) -> dict:
         """Plain JSON-able form: {"lower": [...], "upper": [...]}."""

@@ -109,13 +109,7 @@ class CandidateHeaps:
         """Offer one image to the heaps of `competitor` partitioned by `partition`'s map; returns changed keys."""
         if partition not in PARTITIONS:
             raise ValueError(f"partition must be one of {PARTITIONS}, got {partition!r}")
-        member = Member(image_id, float(distance))
-        changed = []
-        for k in self.bounds.subgroups(fractions):
-            key = HeapKey(competitor, int(k), partition)
-            if self._heaps.setdefault(key, TopN(self.n3)).push(member):
-                changed.append(key)
-        return changed
+        return self._offer(competitor, partition, self.bounds.subgroups(fractions).tolist(), Member(image_id, float(distance)))
 
     def push_pair(
         self,
@@ -139,11 +133,17 @@ class CandidateHeaps:
         changed = []
         for (competitor, distance, _), competitor_classes in zip(scores, classes[1:]):
             member = Member(image_id, float(distance))
-            for partition, ks in (("target", classes[0]), ("competitor", competitor_classes)):
-                for k in ks:
-                    key = HeapKey(competitor, k, partition)
-                    if self._heaps.setdefault(key, TopN(self.n3)).push(member):
-                        changed.append(key)
+            changed += self._offer(competitor, "target", classes[0], member)
+            changed += self._offer(competitor, "competitor", competitor_classes, member)
+        return changed
+
+    def _offer(self, competitor: str, partition: str, classes: Iterable[int], member: Member) -> list[HeapKey]:
+        """Push a member into the heaps of (competitor, k, partition) for each class k; the changed keys."""
+        changed = []
+        for k in classes:
+            key = HeapKey(competitor, k, partition)
+            if self._heaps.setdefault(key, TopN(self.n3)).push(member):
+                changed.append(key)
         return changed
 
     def add_member(self, key: HeapKey, member: Member) -> bool:
