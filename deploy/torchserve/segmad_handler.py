@@ -97,12 +97,19 @@ class SegmadHandler:
 
     def postprocess(self, logits: torch.Tensor) -> tuple[list[bytes], list[float]]:
         """One PNG label map per image and each image's mean per-pixel entropy in nats."""
-        log_p = torch.log_softmax(logits, dim=1)                          # (N, C, H, W)
-        entropy = (-(log_p.exp() * log_p).sum(1).clamp_min(0.0)).mean((1, 2))  # (N,)
-        maps = logits.argmax(1).to(torch.uint8).cpu().numpy()             # (N, H, W)
+        labels, entropies = [], []
+        for one in logits.split(1):  # image by image: its logits stay in the cache
+            # H = log Z - sum(e * z) / Z with z = logits - max, e = exp(z), Z = sum(e); the max gives the label
+            top, label = one.max(1, keepdim=True)
+            z = one - top
+            e = z.exp()
+            total = e.sum(1)
+            labels.append(label[:, 0].to(torch.uint8))
+            entropies.append((total.log() - (e * z).sum(1) / total).clamp_min(0.0).mean())
+        maps = torch.cat(labels).cpu().numpy()                            # (N, H, W)
         sizes = self.sizes or [m.shape for m in maps]
         return ([encode_png(resize_nearest(m, *size)) for m, size in zip(maps, sizes)],
-                [float(e) for e in entropy.double().cpu()])
+                [float(e) for e in torch.stack(entropies).double().cpu()])
 
     def handle(self, data: list[dict], context) -> list[bytes]:
         """TorchServe's entry point: a batch of requests (each one image, or a pack of several) -> one

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from segmad.cards.runner import labels_and_entropy
+from segmad.mad.baselines import mean_entropy
 from segmad.models import build
 from segmad.models.predict import confusion_matrix, dataset_miou, miou_from_confusion, predict, predict_with_entropy
 
@@ -50,6 +52,41 @@ def test_entropy_lies_between_zero_and_log_of_the_class_count():
     maps, entropy = predict_with_entropy(build("pspnet", num_classes=8), images)
     assert maps.shape == (3, 32, 32) and entropy.shape == (3,)
     assert np.all(entropy >= 0) and np.all(entropy <= math.log(9) + 1e-6)
+
+
+class FixedLogits(torch.nn.Module):
+    """Answers the same logits (K, H, W) for every image, whatever it shows."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.register_buffer("logits", logits)
+
+    def forward(self, x):
+        return self.logits.expand(x.shape[0], *self.logits.shape)
+
+
+def test_entropy_is_the_mean_softmax_entropy_of_the_logits_in_nats():
+    logits = torch.randn(5, 8, 8, generator=torch.Generator().manual_seed(0)) * 3
+    logits[:, 0, 0] = 0.0  # one uniform pixel: log 5 nats
+    _, entropy = predict_with_entropy(FixedLogits(logits), np.zeros((2, 8, 8, 3), np.uint8))
+    want = mean_entropy(torch.softmax(logits.double(), 0).numpy())  # numpy's -sum(p log p), independently
+    assert want > 0.3 and entropy == pytest.approx([want, want], rel=1e-5)
+    _, uniform = predict_with_entropy(FixedLogits(torch.zeros(5, 4, 4)), np.zeros((1, 4, 4, 3), np.uint8))
+    assert uniform == pytest.approx([math.log(5)], rel=1e-6)
+
+
+def test_labels_are_the_first_class_of_highest_score_and_entropy_is_per_pixel():
+    scores = torch.randn(3, 6, 5, 7, generator=torch.Generator().manual_seed(1)) * 4
+    scores[0, :, 0, 0] = 1.0  # a tie of every class: the first wins, as argmax has it
+    labels, entropy = labels_and_entropy(scores)
+    assert labels.dtype == torch.uint8 and torch.equal(labels, scores.argmax(1).to(torch.uint8)) and labels[0, 0, 0] == 0
+    p = torch.softmax(scores.double(), 1)
+    assert torch.allclose(entropy.double(), -(p * p.log()).sum(1), atol=1e-5)
+    probabilities = torch.softmax(scores, 1)
+    labels_p, entropy_p = labels_and_entropy(probabilities, probabilities=True)
+    assert torch.equal(labels_p, labels) and torch.allclose(entropy_p, entropy, atol=1e-5)
+    none = labels_and_entropy(torch.zeros(0, 6, 5, 7))
+    assert none[0].shape == none[1].shape == (0, 5, 7)
 
 
 def test_confident_predictions_have_near_zero_entropy():

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from segmad.cards.runner import labels_and_entropy
 from segmad.models.inputs import to_input
 
 IGNORE = 255
@@ -41,9 +42,8 @@ def predict_with_entropy(model: nn.Module, images: np.ndarray, batch_size: int =
     """Label maps (N, H, W) and each image's mean per-pixel softmax entropy in nats (N,)."""
     maps, entropies = [], []
     for logits in _logit_batches(model, images, batch_size):
-        log_p = torch.log_softmax(logits, dim=1)                        # (B, C+1, H, W)
-        pixel_entropy = -(log_p.exp() * log_p).sum(1).clamp_min(0.0)    # (B, H, W); clamp rounding below 0
-        maps.append(logits.argmax(1).to(torch.uint8).cpu().numpy())
+        labels, pixel_entropy = labels_and_entropy(logits)              # (B, H, W) each
+        maps.append(labels.cpu().numpy())
         entropies.append(pixel_entropy.mean((1, 2)).double().cpu().numpy())
     if not maps:
         return np.zeros((0,) + images.shape[1:3], np.uint8), np.zeros(0)
