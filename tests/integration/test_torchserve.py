@@ -3,10 +3,8 @@ contract, versions side by side with set-default, and agreement with the in-proc
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from segmad.stack.process import free_ports
+from segmad.stack.services import torchserve_missing
 import pytest
 import requests
 import torch
@@ -39,15 +38,7 @@ RED_SPEC = ModelSpec((32, 32), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), ("b
 
 
 def _missing() -> str:
-    if shutil.which("java") is None:
-        return "java is not installed (TorchServe needs Java 17)"
-    version = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
-    if '"17' not in version and " 17" not in version:
-        return f"TorchServe 0.12 is tested with Java 17, found: {version.splitlines()[0] if version else '?'}"
-    # find_spec, not import: importing ts leaves its version file open (a ResourceWarning).
-    if importlib.util.find_spec("ts") is None:
-        return "torchserve is not installed"
-    return ""
+    return torchserve_missing()
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok")]

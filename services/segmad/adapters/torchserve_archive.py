@@ -72,11 +72,21 @@ def cards_bundle(out: Path) -> Path:
     return out
 
 
+CARD_SERIALIZED = "model.bin"  # a card's artefact in its archive, whatever its format
+
+
+def card_files(card: dict, run_classes: list[str], artefact: bytes, folder: Path) -> tuple[Path, list[Path]]:
+    """What a card's archive holds beside the handler, written into folder: (the artefact, [the card's
+    sidecar, segmad.cards' bundle]). Unpacked into one folder, they are the model_dir the handler loads."""
+    sidecar, model = folder / CARD_SIDECAR, folder / CARD_SERIALIZED
+    sidecar.write_text(json.dumps({"card": card, "run_classes": list(run_classes)}))
+    model.write_bytes(artefact)
+    return model, [sidecar, cards_bundle(folder / CARDS_BUNDLE)]
+
+
 def build_card_mar(name: str, version: str, card: dict, run_classes: list[str], artefact: bytes, export_dir: Path,
                    handler: Path = HANDLER) -> Path:
     """export_dir/NAME-VERSION.mar of a card's model: its artefact, the card, and segmad.cards to run it."""
     with tempfile.TemporaryDirectory() as tmp:
-        sidecar, model, bundle = Path(tmp) / CARD_SIDECAR, Path(tmp) / "model.bin", Path(tmp) / CARDS_BUNDLE
-        sidecar.write_text(json.dumps({"card": card, "run_classes": list(run_classes)}))
-        model.write_bytes(artefact)
-        return _archive(name, version, model, [sidecar, cards_bundle(bundle)], export_dir, handler)
+        model, extras = card_files(card, run_classes, artefact, Path(tmp))
+        return _archive(name, version, model, extras, export_dir, handler)

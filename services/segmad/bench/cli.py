@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "stream": ("segmad.bench.stream", "discrepancy handler over a long stream: images/s, RSS, heap writes per image"),
     "cards": ("segmad.bench.cards", "in-process images/s of the zoo through model cards vs its fixed path"),
     "ingest": ("segmad.bench.ingest", "`segmad ingest` images/s into the local stack vs the embedded store"),
+    "inference": ("segmad.bench.inference", "images/s of one model in process, in TorchServe's handler and through TorchServe"),
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -11,6 +14,19 @@ from segmad.stack.process import Service
 
 if TYPE_CHECKING:
     from segmad.stack.components import StackConfig
+
+
+def torchserve_missing() -> str:
+    """Why TorchServe cannot run here (it needs Java 17 and the torchserve package), or "" when it can."""
+    if shutil.which("java") is None:
+        return "java is not installed (TorchServe needs Java 17)"
+    version = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    if '"17' not in version and " 17" not in version:
+        return f"TorchServe 0.12 is tested with Java 17, found: {version.splitlines()[0] if version else '?'}"
+    # find_spec, not import: importing ts leaves its version file open (a ResourceWarning).
+    if importlib.util.find_spec("ts") is None:
+        return "torchserve is not installed (pip install 'segmad[stack]')"
+    return ""
 
 
 def torchserve(cfg: StackConfig) -> Service:
