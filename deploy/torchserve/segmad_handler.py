@@ -95,21 +95,23 @@ class SegmadHandler:
             out = self.model(x.to(self.device).contiguous(memory_format=torch.channels_last))
         return (out["out"] if isinstance(out, dict) else out).float()
 
-    def postprocess(self, logits: torch.Tensor) -> tuple[list[bytes], list[float]]:
-        """One PNG label map per image and each image's mean per-pixel entropy in nats."""
+    def postprocess(self, logits: torch.Tensor, per_image: bool | None = None) -> tuple[list[bytes], list[float]]:
+        """One PNG label map per image and each image's mean per-pixel entropy in nats; on the CPU image by
+        image (per_image), where a large image's logits stay in the cache, on a GPU the batch at once."""
         labels, entropies = [], []
-        for one in logits.split(1):  # image by image: its logits stay in the cache
+        per_image = logits.device.type == "cpu" if per_image is None else per_image
+        for one in logits.split(1) if per_image else (logits,):
             # H = log Z - sum(e * z) / Z with z = logits - max, e = exp(z), Z = sum(e); the max gives the label
             top, label = one.max(1, keepdim=True)
             z = one - top
             e = z.exp()
             total = e.sum(1)
             labels.append(label[:, 0].to(torch.uint8))
-            entropies.append((total.log() - (e * z).sum(1) / total).clamp_min(0.0).mean())
+            entropies.append((total.log() - (e * z).sum(1) / total).clamp_min(0.0).mean((1, 2)))  # per image
         maps = torch.cat(labels).cpu().numpy()                            # (N, H, W)
         sizes = self.sizes or [m.shape for m in maps]
         return ([encode_png(resize_nearest(m, *size)) for m, size in zip(maps, sizes)],
-                [float(e) for e in torch.stack(entropies).double().cpu()])
+                [float(e) for e in torch.cat(entropies).double().cpu()])
 
     def handle(self, data: list[dict], context) -> list[bytes]:
         """TorchServe's entry point: a batch of requests (each one image, or a pack of several) -> one

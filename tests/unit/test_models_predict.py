@@ -85,6 +85,8 @@ def test_labels_are_the_first_class_of_highest_score_and_entropy_is_per_pixel():
     probabilities = torch.softmax(scores, 1)
     labels_p, entropy_p = labels_and_entropy(probabilities, probabilities=True)
     assert torch.equal(labels_p, labels) and torch.allclose(entropy_p, entropy, atol=1e-5)
+    batch_at_once = labels_and_entropy(scores, per_image=False)  # what a GPU runs
+    assert torch.equal(batch_at_once[0], labels) and torch.allclose(batch_at_once[1], entropy, atol=1e-6)
     none = labels_and_entropy(torch.zeros(0, 6, 5, 7))
     assert none[0].shape == none[1].shape == (0, 5, 7)
 

@@ -99,6 +99,17 @@ def test_each_response_carries_its_entropy_and_png_content_type(zoo_served):
     assert {context.headers[i]["Content-Type"] for i in range(2)} == {"image/png"}
 
 
+def test_maps_and_entropies_are_the_same_image_by_image_and_batch_at_once(zoo_served):
+    handler, model, _ = zoo_served
+    logits = torch.randn(3, 9, 16, 16, generator=torch.Generator().manual_seed(0)) * 3
+    handler.sizes = []
+    per_image, at_once = handler.postprocess(logits, per_image=True), handler.postprocess(logits, per_image=False)
+    assert per_image[0] == at_once[0] and len(at_once[1]) == 3
+    p = torch.softmax(logits.double(), 1)
+    assert at_once[1] == pytest.approx((-(p * p.log()).sum(1)).mean((1, 2)).tolist(), rel=1e-5)
+    assert per_image[1] == pytest.approx(at_once[1], rel=1e-6)
+
+
 def test_an_image_of_another_size_is_labelled_at_the_input_size_and_answered_at_its_own(zoo_served):
     handler, model, context = zoo_served
     image = world_like_images(1, size=40)[0]
