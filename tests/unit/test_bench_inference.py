@@ -38,7 +38,7 @@ def test_the_zoo_target_is_timed_in_process_and_in_the_handler_with_the_same_map
     figures = bench(capsys, "--out", str(tmp_path / "f.json"))
     assert json.loads((tmp_path / "f.json").read_text()) == figures
     assert (figures["model"], figures["size"], figures["classes"], figures["batches"]) == ("zoo:deeplabv3plus", 32, 9, [1, 2])
-    assert figures["device"] == "cpu (1 threads)" and figures["torchserve_left_out"] == "--no-torchserve"
+    assert figures["device"] == "cpu (1 thread)" and figures["torchserve_left_out"] == "--no-torchserve"
     rates = figures["images_per_s"]
     assert set(rates) == {"in process", "handler"} and all(r > 0 for by in rates.values() for r in by.values())
     assert figures["ratios"] == {"handler / in process": {b: rates["handler"][b] / rates["in process"][b]
@@ -60,7 +60,7 @@ def test_the_text_report_has_a_row_per_path_and_a_column_per_batch(capsys):
                  "--threads", "1", "--no-torchserve"]) == 0
     out = capsys.readouterr().out
     assert "torchserve path left out: --no-torchserve" in out
-    rows = out[out.index("images/s of zoo:deeplabv3plus at 32 px on cpu (1 threads)"):].splitlines()
+    rows = out[out.index("images/s of zoo:deeplabv3plus at 32 px on cpu (1 thread)"):].splitlines()
     assert rows[1].split() == ["batch", "2"]
     assert rows[2].split()[:2] == ["in", "process"] and rows[3].split()[0] == "handler"
     assert "pixels equal to in process's: handler 100.00%" in out

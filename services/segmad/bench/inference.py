@@ -253,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
     card = {"format": "torchscript", "classes": names, "preprocess": {"resize": {"policy": "keep"}, **preprocess},
             "output": {"key": key} if key else {}, "device": device.type, "batch_size": max(batches)}
     space = LabelSpace(tuple(names))
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({args.threads} threads)"
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({args.threads} thread{'s' * (args.threads > 1)})"
     distinct = list(stack(WorldConfig(size=args.size), "pool", range(min(args.images, DISTINCT_IMAGES)))[0])
     images = [distinct[i % len(distinct)] for i in range(args.images)]
     say(f"{args.model} at {args.size} px on {where}: {len(names)} classes, batches {', '.join(map(str, batches))}, "
