@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from segmad.cards.runner import labels_and_entropy
 from segmad.mad.baselines import mean_entropy
 from segmad.models import build
 from segmad.models.predict import confusion_matrix, dataset_miou, miou_from_confusion, predict, predict_with_entropy
+from segmad.scores import labels_and_entropy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

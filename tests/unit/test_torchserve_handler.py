@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -224,3 +226,28 @@ def test_a_worker_given_a_gpu_id_on_a_machine_without_cuda_serves_on_the_cpu(zoo
     else:
         assert handler.device == torch.device("cpu")
     assert all(np.array_equal(decode_png(png), m) for png, m in zip(unpack(answer), expected))
+
+
+def test_the_cards_bundle_runs_a_card_with_nothing_else_of_segmad(tmp_path):
+    """What a card's archive carries is enough: TorchServe's Python need not have segmad installed."""
+    from segmad.adapters.torchserve_archive import cards_bundle
+
+    bundle = str(cards_bundle(tmp_path / "cards.zip"))
+    program = f"""
+import sys
+sys.path.insert(0, {bundle!r})
+import numpy as np
+import segmad
+assert segmad.__file__.startswith({bundle!r}), segmad.__file__
+from segmad.cards.card import parse_card
+from segmad.cards.labels import LabelSpace
+from segmad.cards.runner import CardModel
+card = parse_card({{"format": "python", "entry": "torch.nn:Conv2d", "classes": ["a", "b", "c"], "device": "cpu",
+                   "kwargs": {{"in_channels": 3, "out_channels": 3, "kernel_size": 1}}}})
+maps, entropy = CardModel(card, LabelSpace(("a", "b", "c"))).predict([np.full((8, 8, 3), 90, np.uint8)])
+assert maps[0].shape == (8, 8) and 0 < entropy[0] <= np.log(3) + 1e-6, entropy
+print(sorted(name for name in sys.modules if name.startswith("segmad")))
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "segmad.scores" in done.stdout and "segmad.models" not in done.stdout

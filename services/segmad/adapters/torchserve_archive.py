@@ -65,7 +65,7 @@ def cards_bundle(out: Path) -> Path:
     import zipfile
 
     package = Path(__file__).resolve().parents[1]  # services/segmad
-    members = ["__init__.py", "errors.py"] + [f"cards/{p.name}" for p in sorted((package / "cards").glob("*.py"))]
+    members = ["__init__.py", "errors.py", "scores.py"] + [f"cards/{p.name}" for p in sorted((package / "cards").glob("*.py"))]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
         for member in members:
             bundle.write(package / member, f"segmad/{member}")

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from segmad.cards.runner import labels_and_entropy
 from segmad.models.inputs import to_input
+from segmad.scores import labels_and_entropy
 
 IGNORE = 255
 
