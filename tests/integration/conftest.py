@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -44,6 +46,33 @@ def local_stack(tmp_path_factory) -> dict[str, str]:
     finally:
         # Throwaway data: no need to wait out SeaweedFS's 15 s graceful stop.
         private.down(grace_s=2)
+
+
+@pytest.fixture(autouse=True)
+def _broker_sockets_kafka_python_drops(request):
+    """Sockets to this test's brokers that kafka-python dropped unclosed: no failure, and collected at the end.
+
+    Every client segmad makes is closed, but kafka-python 3.0 now and then drops a connected socket to
+    the broker without closing it (seen once in a full `make test`; not in three runs of the bus tests
+    alone). The interpreter's ResourceWarning then fails whichever test the garbage collector happens to
+    run in. During a test on a broker that warning is ignored for sockets to its brokers only (pytest
+    restores the filters after each test), and the garbage is collected before the test ends, so that
+    such a socket never reaches a later test.
+    """
+    ports = set()
+    if "local_stack" in request.fixturenames:
+        ports.add(urlparse(request.getfixturevalue("local_stack").get("SEGMAD_BUS", "")).port)
+    if "isolated" in request.fixturenames:
+        ports.add(urlparse(request.getfixturevalue("isolated")[0].bus).port)
+    if "own_broker" in request.fixturenames:
+        ports.add(request.getfixturevalue("own_broker").port)
+    ports.discard(None)
+    for port in ports:
+        warnings.filterwarnings("ignore", category=ResourceWarning,
+                                message=rf"unclosed <socket\.socket .*raddr=\('127\.0\.0\.1', {port}\)>")
+    yield
+    if ports:
+        gc.collect()
 
 
 @pytest.fixture
