@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -55,6 +56,18 @@ def test_any_builder_with_its_keyword_arguments_and_a_dict_output(capsys):
     assert torchvision_like["classes"] == 4 and torchvision_like["equal_pixels"] == {"handler": 1.0}
 
 
+def test_a_card_is_timed_as_it_is(capsys, tmp_path):
+    with warnings.catch_warnings():  # TorchScript is deprecated in torch
+        warnings.simplefilter("ignore")
+        torch.jit.save(torch.jit.trace(nn.Conv2d(3, 3, 1).eval(), torch.zeros(1, 3, 8, 8)), str(tmp_path / "m.pt"))
+    card = tmp_path / "card.json"
+    card.write_text(json.dumps({"format": "torchscript", "artefact": "m.pt", "classes": ["a", "b", "c"],
+                                "preprocess": {"resize": {"policy": "fixed", "size": [16, 16]}}}))
+    figures = bench(capsys, "--card", str(card))
+    assert figures["model"] == f"card {card}" and figures["classes"] == 3
+    assert figures["equal_pixels"] == {"handler": 1.0}
+
+
 def test_the_text_report_has_a_row_per_path_and_a_column_per_batch(capsys):
     assert main(["bench", "inference", "--size", "32", "--images", "3", "--batches", "2", "--repeats", "1",
                  "--threads", "1", "--no-torchserve"]) == 0
@@ -76,6 +89,8 @@ def test_the_text_report_has_a_row_per_path_and_a_column_per_batch(capsys):
     (["--model", "nomodule"], "zoo:ARCH or MODULE:FUNCTION"),
     (["--model", "segmad.no_such_module:f"], "cannot import"),
     (["--model", "json:dumps", "--kwargs", '{"obj": 1}'], "not a torch module"),
+    (["--card", "no-such-card.json"], "no such card"),
+    (["--card", "no-such-card.json", "--model", "zoo:unet"], "leave --model and --kwargs out"),
 ])
 def test_what_cannot_be_benchmarked_is_a_user_error(capsys, args, message):
     assert main(["bench", "inference", "--size", "32", "--no-torchserve", *args]) == 2

@@ -5,7 +5,9 @@ The model (--model) is a zoo architecture (zoo:ARCH; default zoo:deeplabv3plus, 
 builder MODULE:FUNCTION called with --kwargs, e.g. torchvision.models.segmentation:deeplabv3_resnet50
 with {"weights": null, "weights_backbone": null, "num_classes": 21}; random weights cost what trained
 ones do. It is traced once to TorchScript, on the device it runs on, and described by one card
-(segmad.cards), which every path runs:
+(segmad.cards), which every path runs. Or --card FILE: a team's own card (TorchScript, ONNX or Python)
+timed as it is, on the bench's device and batch sizes (through TorchServe a Python card's entry must be
+importable in TorchServe's Python, as when it is published). The paths:
 
 - in process: segmad.cards.runner.CardModel, what the embedded segmenter runs, B images per forward;
 - handler: TorchServe's handler (deploy/torchserve/segmad_handler.py) in this process, on the card's
@@ -38,13 +40,15 @@ from pathlib import Path
 from segmad.errors import InputError
 
 MODEL_NAME = "bench-inference"
+DEFAULT_MODEL = "zoo:deeplabv3plus"
 DISTINCT_IMAGES = 16  # world images are drawn at full size (0.1 s each at 512 px): a few, cycled
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="zoo:deeplabv3plus",
+    parser.add_argument("--model", default=DEFAULT_MODEL,
                         help="zoo:ARCH or a builder MODULE:FUNCTION (default zoo:deeplabv3plus)")
     parser.add_argument("--kwargs", default="{}", help="the builder's keyword arguments as JSON (default {})")
+    parser.add_argument("--card", type=Path, help="a model card (segmad.cards) to time as it is, instead of --model")
     parser.add_argument("--size", type=int, default=512, help="image side in pixels (default 512)")
     parser.add_argument("--batches", default="1,16", help="batch sizes, comma-separated (default 1,16)")
     parser.add_argument("--images", type=int, default=64, help="images per timed run (default 64)")
@@ -116,6 +120,18 @@ def model_of(spec: str, kwargs: dict, size: int, device):
     if out.ndim != 4:
         raise InputError(f"--model: {spec} answers scores of shape {tuple(out.shape)}, not (N, K, H, W)")
     return module, key, names or [f"class_{k}" for k in range(out.shape[1])], preprocess
+
+
+def card_of(path: Path, device, batch: int) -> tuple[dict, bytes, list[str]]:
+    """(the card as stored, on `device` with `batch` images per forward, its stored artefact, its classes)."""
+    from segmad.cards.card import load_card
+    from segmad.cards.labels import LabelSpace
+    from segmad.cards.runner import load_card_model
+    from segmad.publish.register import stored_artefact
+
+    card = load_card(path)
+    artefact = stored_artefact(load_card_model(card, LabelSpace(card.classes)))
+    return card.with_artefact(None).to_dict() | {"device": device.type, "batch_size": batch}, artefact, list(card.classes)
 
 
 def traced(module, size: int, device) -> bytes:
@@ -247,16 +263,23 @@ def run(args: argparse.Namespace) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda, but torch sees no CUDA device here")
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
-    module, key, names, preprocess = model_of(args.model, kwargs, args.size, device)
-    artefact = traced(module, args.size, device)
-    del module
-    card = {"format": "torchscript", "classes": names, "preprocess": {"resize": {"policy": "keep"}, **preprocess},
-            "output": {"key": key} if key else {}, "device": device.type, "batch_size": max(batches)}
+    if args.card is not None:
+        if args.model != DEFAULT_MODEL or kwargs:
+            raise InputError("--card times the card's own model: leave --model and --kwargs out")
+        card, artefact, names = card_of(args.card, device, max(batches))
+        model = f"card {args.card}"
+    else:
+        module, key, names, preprocess = model_of(args.model, kwargs, args.size, device)
+        artefact = traced(module, args.size, device)
+        del module
+        card = {"format": "torchscript", "classes": names, "preprocess": {"resize": {"policy": "keep"}, **preprocess},
+                "output": {"key": key} if key else {}, "device": device.type, "batch_size": max(batches)}
+        model = args.model
     space = LabelSpace(tuple(names))
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({args.threads} thread{'s' * (args.threads > 1)})"
     distinct = list(stack(WorldConfig(size=args.size), "pool", range(min(args.images, DISTINCT_IMAGES)))[0])
     images = [distinct[i % len(distinct)] for i in range(args.images)]
-    say(f"{args.model} at {args.size} px on {where}: {len(names)} classes, batches {', '.join(map(str, batches))}, "
+    say(f"{model} at {args.size} px on {where}: {len(names)} classes, batches {', '.join(map(str, batches))}, "
         f"{args.images} images per run, best of {args.repeats}")
 
     in_process = CardModel(parse_card(card, stored=True), space, artefact)
@@ -285,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if served is not None:
                 served.close()
-    figures = {"model": args.model, "kwargs": kwargs, "size": args.size, "device": where, "threads": args.threads,
+    figures = {"model": model, "kwargs": kwargs, "size": args.size, "device": where, "threads": args.threads,
                "classes": len(names), "images": args.images, "repeats": args.repeats, "batches": batches,
                "images_per_s": rates, "equal_pixels": agreement, "torchserve_left_out": skipped,
                "ratios": {f"{path} / in process": {str(b): rates[path][str(b)] / rates["in process"][str(b)]
@@ -296,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(figures, indent=2))
         return 0
     width = max(len(path) for path in rates)
-    print(f"images/s of {args.model} at {args.size} px on {where}")
+    print(f"images/s of {model} at {args.size} px on {where}")
     print(" " * width + "".join(f"{f'batch {b}':>12}" for b in batches))
     for path, by_batch in rates.items():
         print(f"{path:<{width}}" + "".join(f"{by_batch[str(b)]:>12.2f}" for b in batches))

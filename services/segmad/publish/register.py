@@ -80,6 +80,19 @@ def check_card_model(model) -> None:
             raise CardError(f"the model's map for a {probe.shape[:2]} probe came back {label_map.shape}")
 
 
+def stored_artefact(model) -> bytes:
+    """What is stored of a card's model (a CardModel): the TorchScript or ONNX file itself, the file a Python
+    entry loads itself, or a Python model's state dict (b"" for a plain callable, which its entry builds)."""
+    card = model.card
+    if card.format == "python" and not card.artefact_arg:
+        if model.module is None:
+            return b""
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in model.module.state_dict().items()}, buffer)
+        return buffer.getvalue()
+    return card.artefact_path().read_bytes()
+
+
 def add_card(ports: Ports, name: str, version: str, card_path: Path, role: str | None = None,
              make_default: bool = True, space=None) -> ModelVersion:
     """Register the model a card describes as NAME@VERSION: checked on probe images first, then its artefact
@@ -100,17 +113,7 @@ def add_card(ports: Ports, name: str, version: str, card_path: Path, role: str |
     space = space or run_label_space(load_settings().num_classes)
     model = load_card_model(card, space)
     check_card_model(model)
-    if card.format == "python" and card.artefact_arg:
-        artefact = card.artefact_path().read_bytes()  # the file the entry loads itself
-    elif card.format == "python":
-        if model.module is not None:
-            buffer = io.BytesIO()
-            torch.save({k: v.detach().cpu() for k, v in model.module.state_dict().items()}, buffer)
-            artefact = buffer.getvalue()
-        else:
-            artefact = b""  # a plain callable: nothing to store, the entry builds it
-    else:
-        artefact = card.artefact_path().read_bytes()
+    artefact = stored_artefact(model)
     arch = f"{card.format}:{card.entry or card.artefact_path().name}"[:120]
     known = ports.catalog.model_version(name, version)
     if known is not None and (known.arch != arch or known.role != role):
