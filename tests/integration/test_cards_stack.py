@@ -43,7 +43,8 @@ from segmad.rounds import control  # noqa: E402
 from segmad.trainer.training import train_round  # noqa: E402
 from segmad.world import sample, stack  # noqa: E402
 from tests.integration.conftest import Worker, environment  # noqa: E402
-from tests.integration.test_torchserve import _missing, torchserve  # noqa: E402,F401  (the fixture)
+from segmad.stack.services import torchserve_missing  # noqa: E402
+from tests.integration.test_torchserve import torchserve  # noqa: E402,F401  (the fixture)
 
 pytest.importorskip("transformers")
 pytest.importorskip("onnxruntime")
@@ -51,7 +52,7 @@ pytest.importorskip("onnxruntime")
 from tests.unit.card_models import write_cards  # noqa: E402
 from tests.unit.test_cards_round import C, CONFIG, POOL, SIZES, SPACE, WORLD, label_round, pool_item  # noqa: E402
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(torchserve_missing()), reason=torchserve_missing() or "ok")]
 MODELS = ("segformer", "fcn8s", "unet", "wider")
 
 

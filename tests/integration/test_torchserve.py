@@ -37,11 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 RED_SPEC = ModelSpec((32, 32), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), ("background", "red"))
 
 
-def _missing() -> str:
-    return torchserve_missing()
-
-
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(torchserve_missing()), reason=torchserve_missing() or "ok")]
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,11 @@ from segmad.adapters.torchserve_management import Management
 from segmad.adapters.torchserve_release import TorchServeRelease
 from segmad.trainer import training
 from segmad.trainer.training import train_round
-from tests.integration.test_torchserve import _missing, torchserve  # noqa: F401  (the fixture)
+from segmad.stack.services import torchserve_missing
+from tests.integration.test_torchserve import torchserve  # noqa: F401  (the fixture)
 from tests.unit.test_trainer import ARCH, CONFIG, make_ports
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(_missing()), reason=_missing() or "ok")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(bool(torchserve_missing()), reason=torchserve_missing() or "ok")]
 
 
 def test_a_trained_round_is_served_by_torchserve_as_the_targets_default(torchserve, tmp_path):  # noqa: F811

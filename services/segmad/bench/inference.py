@@ -202,6 +202,7 @@ class TorchServePath:
     """The card's archive in a private TorchServe; run(images, batch) -> maps over its inference API."""
 
     def __init__(self, card: dict, names: list[str], artefact: bytes, work: Path, threads: int):
+        from segmad.adapters.torchserve import split_url
         from segmad.adapters.torchserve_archive import build_card_mar
         from segmad.adapters.torchserve_management import Management
         from segmad.stack.components import StackConfig
@@ -218,7 +219,7 @@ class TorchServePath:
         self.segmenters: dict = {}
         try:
             mar = build_card_mar(MODEL_NAME, "1", card, names, artefact, Path(self.service.exports["SEGMAD_MODEL_STORE"]))
-            management = Management(self.url.split("?management=")[1])
+            management = Management(split_url(self.url)[1])
             # batch_size 1: each request is one forward of its images, as B says
             management.register(MODEL_NAME, mar.name, batch_size=1, max_batch_delay_ms=1)
         except BaseException:
@@ -338,7 +339,7 @@ def _timed(paths: dict, images: list, batches: list[int], repeats: int, say) -> 
     for batch in batches:  # warm each path at each batch size once: loads, allocations, the JIT's first runs
         for run in paths.values():
             run(images[:batch], batch)
-    reference, agreement = None, {}
+    first, reference, agreement = next(iter(paths)), None, {}
     for round_ in range(repeats):
         for batch in batches:
             for path, run in paths.items():
@@ -349,6 +350,6 @@ def _timed(paths: dict, images: list, batches: list[int], repeats: int, say) -> 
                 say(f"round {round_ + 1}, batch {batch}, {path}: {rate:.2f} images/s")
                 if reference is None:
                     reference = maps  # in process's, the first path's
-                elif path != next(iter(paths)) and path not in agreement:
+                elif path != first and path not in agreement:
                     agreement[path] = float(np.mean([np.mean(a == b) for a, b in zip(maps, reference)]))
     return best, agreement
