@@ -50,3 +50,19 @@ def test_the_in_process_run_mines_the_pool_and_times_it(tmp_path):
 def test_a_pool_of_no_images_is_a_user_error(capsys):
     assert main(["bench", "pipeline", "--images", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_the_summary_is_the_median_run_by_ratio_with_every_runs_rates():
+    from segmad.bench.pipeline import summary
+
+    def pair(stack_rate, local_rate):
+        return {"stack": {"images_per_s": stack_rate}, "in_process": {"images_per_s": local_rate},
+                "ratio": stack_rate / local_rate}
+
+    runs = [pair(60, 120), pair(90, 100), pair(70, 100)]  # ratios 0.5, 0.9, 0.7
+    figures = summary(runs)
+    assert figures["ratio"] == 0.7 and figures["stack"] == {"images_per_s": 70}
+    assert figures["ratios"] == [0.5, 0.9, 0.7]
+    assert figures["images_per_s"] == {"stack": [60, 90, 70], "in_process": [120, 100, 100]}
+    assert abs(figures["overhead_ms_per_image"] - 1000 * (1 / 70 - 1 / 100)) < 1e-9
+    assert summary(runs[:2])["ratio"] == 0.9  # of an even count, the upper middle

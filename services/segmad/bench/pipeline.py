@@ -70,6 +70,19 @@ def _pool(args, zoo_dir: Path, say):
     return models, Pool(ids, images, bounds, args.n3, num_classes, size, args.batch_size)
 
 
+def summary(runs: list[dict]) -> dict:
+    """The median run's figures (by ratio; the upper one of an even count), every run's ratio, and every
+    run's images/s on both sides: the in-process rate swings from run to run on a shared machine, and
+    the ratio with it, so the stack's own rates are reported beside it."""
+    middle = sorted(runs, key=lambda run: run["ratio"])[len(runs) // 2]
+    stacked, local = middle["stack"], middle["in_process"]
+    return {"stack": stacked, "in_process": local, "ratio": middle["ratio"], "ratios": [run["ratio"] for run in runs],
+            "images_per_s": {"stack": [run["stack"]["images_per_s"] for run in runs],
+                             "in_process": [run["in_process"]["images_per_s"] for run in runs]},
+            # What the services path adds per image, in the median run.
+            "overhead_ms_per_image": 1000 * (1 / stacked["images_per_s"] - 1 / local["images_per_s"])}
+
+
 def run(args: argparse.Namespace) -> int:
     """Both runs, then the figures."""
     from segmad import settings
@@ -104,14 +117,9 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if private is not None:
                 private.down(grace_s=5)
-    middle = sorted(runs, key=lambda run: run["ratio"])[len(runs) // 2]  # the median run (upper one of an even count)
-    stacked, local = middle["stack"], middle["in_process"]
     figures = {"images": args.images, "batch_size": args.batch_size, "models": [m.arch for m in models],
-               "torchserve": not args.no_torchserve,
-               "trained_zoo": models[0].trained, "stack": stacked, "in_process": local,
-               "ratio": middle["ratio"], "ratios": [run["ratio"] for run in runs],
-               # What the services path adds per image, in the median run.
-               "overhead_ms_per_image": 1000 * (1 / stacked["images_per_s"] - 1 / local["images_per_s"])}
+               "torchserve": not args.no_torchserve, "trained_zoo": models[0].trained, **summary(runs)}
+    stacked, local = figures["stack"], figures["in_process"]
     if args.format == "json":
         print(json.dumps(figures, indent=2))
         return 0
@@ -120,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"in process: {local['images_per_s']:.1f} images/s ({local['seconds']:.1f} s)")
     print(f"ratio stack / in process: {figures['ratio']:.2f}" + (
         f" (median of {len(runs)}: {', '.join(f'{r:.2f}' for r in figures['ratios'])})" if len(runs) > 1 else ""))
+    if len(runs) > 1:
+        rates = figures["images_per_s"]
+        print("images/s by run: stack " + ", ".join(f"{r:.0f}" for r in rates["stack"]) +
+              "; in process " + ", ".join(f"{r:.0f}" for r in rates["in_process"]))
     print(f"overhead of the services path: {figures['overhead_ms_per_image']:.1f} ms per image")
     print(f"|M|: stack {stacked['candidates']}, in process {local['candidates']}")
     print(f"busy: inference worker {stacked['inference_busy_seconds']:.1f} s, "
