@@ -81,6 +81,23 @@ class CatalogContract:
         assert not catalog.add_image(Image("other", image(1).sha256, 1, 1, "elsewhere", "images/other.png"))
         assert catalog.image_ids() == ["img-001"]
 
+    def test_adding_images_in_bulk_gives_the_new_ids_in_one_insert(self, catalog):
+        catalog.add_image(image(1))
+        twin = Image("twin", image(2).sha256, 1, 1, "elsewhere", "images/twin.png")  # image 2's content
+        writes = []
+
+        def counted(conn, cursor, statement, *args):
+            writes.append(statement.lstrip()[:6].upper())
+
+        event.listen(catalog.engine, "before_cursor_execute", counted)
+        try:
+            new = catalog.add_images([image(1), image(2), twin, image(3)])
+        finally:
+            event.remove(catalog.engine, "before_cursor_execute", counted)
+        assert new == {"img-002", "img-003"}
+        assert writes == ["INSERT"]
+        assert catalog.image_ids() == ["img-001", "img-002", "img-003"]
+
     def test_an_unknown_image_is_none(self, catalog):
         assert catalog.image("missing") is None
 

@@ -66,13 +66,16 @@ class Catalog:
         return self._add(t.images, {**image.__dict__, "ingested_at": image.ingested_at or now()})
 
     def add_images(self, images: Iterable[Image]) -> set[str]:
-        """Catalogue many images in one transaction, one INSERT per thousand rows; the ids of those that were new."""
+        """Catalogue many images in one transaction, one INSERT per thousand rows; the ids of those that were new.
+
+        The rows go as parameter sets of one statement (SQLAlchemy's "insertmanyvalues" writes them into
+        one multi-row INSERT per page), not as a statement built around them: that one was compiled
+        afresh for every batch, most of the catalogue's CPU (add_predictions likewise)."""
         at = now()
         rows = [{**image.__dict__, "ingested_at": image.ingested_at or at} for image in images]
+        statement = self._insert(t.images).on_conflict_do_nothing().returning(t.images.c.image_id)
         with self.engine.begin() as conn:
-            return {image_id for chunk in _chunks(rows)
-                    for image_id in conn.execute(self._insert(t.images).values(chunk).on_conflict_do_nothing()
-                                                 .returning(t.images.c.image_id)).scalars()}
+            return {image_id for chunk in _chunks(rows) for image_id in conn.execute(statement, chunk).scalars()}
 
     def images_by_sha256(self, digests: Iterable[str]) -> dict[str, Image]:
         """The catalogued images among these contents, by sha256, in one query per thousand digests."""
@@ -179,9 +182,9 @@ class Catalog:
     def add_predictions(self, predictions: Iterable[Prediction]) -> int:
         """Record many predictions in one transaction, one INSERT per thousand rows; how many were new."""
         rows = [_prediction_row(p) for p in predictions]
+        statement = self._insert(t.predictions).on_conflict_do_nothing().returning(t.predictions.c.image_id)
         with self.engine.begin() as conn:
-            return sum(conn.execute(self._insert(t.predictions).values(chunk).on_conflict_do_nothing()).rowcount
-                       for chunk in _chunks(rows))
+            return sum(len(conn.execute(statement, chunk).all()) for chunk in _chunks(rows))
 
     def prediction(self, image_id: str, model: str, version: str) -> Prediction | None:
         """The recorded prediction, if any."""
