@@ -1,12 +1,14 @@
 """The inference worker: each image once per default model, round targets over the pool, checkpoints loaded."""
 
+import time
+
 import pytest
 from sqlalchemy import event
 
 from segmad import events
 from segmad.ports.bus import IMAGES, PREDICTIONS
 from segmad.ports.segmenter import ModelRef
-from segmad.inference.handler import TOPICS, InferenceHandler, parse
+from segmad.inference.handler import TOPICS, InferenceHandler, even_slices, parse
 from segmad.models import build
 from segmad.runtime.consumer import run_batches
 from round_world import (C, FAILS, POOL, ingest, make_ports, register, run_discrepancy, run_inference, start_round,
@@ -181,3 +183,34 @@ def test_a_model_that_fails_on_readable_images_marks_nothing_unusable(tmp_path):
     with pytest.raises(ValueError, match="wrong rank"):
         InferenceHandler(ports, C).handle([parse(m) for m in ports.bus.subscribe(TOPICS, "once").poll(100, 0)])
     assert ports.catalog.unusable_images() == {}
+
+
+def test_a_poll_is_cut_into_even_slices():
+    assert [len(s) for s in even_slices(list(range(100)), 64)] == [50, 50]
+    assert [len(s) for s in even_slices(list(range(129)), 64)] == [43, 43, 43]
+    assert even_slices(list(range(5)), 64) == [[0, 1, 2, 3, 4]] and even_slices([], 64) == []
+
+
+def test_the_next_slice_is_read_while_this_one_is_predicted(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:6])  # one poll; slices of 2 in id order: POOL[0:2], POOL[2:4], POOL[4:6]
+    key = {i: image.blob_key for i, image in ports.catalog.images_by_id(POOL[:6]).items()}
+    read, seen = [], []
+    get, predict_many = ports.blobs.get, ports.segmenter.predict_many
+    ports.blobs.get = lambda k: read.append(k) or get(k)  # the local store's get_many calls get
+
+    def predicting(requests):
+        slice_ = len(seen)
+        later = [key[i] for i in POOL[2 * slice_ + 2:2 * slice_ + 4] if i in key]  # the next slice's images
+        deadline = time.monotonic() + 10  # they are read meanwhile, or never: then the test fails below
+        while not set(later) <= set(read) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append(set(later) <= set(read))
+        return predict_many(requests)
+
+    ports.segmenter.predict_many = predicting
+    run_batches(ports.bus.subscribe(TOPICS, "inference"), parse, InferenceHandler(ports, C, batch_size=2).handle,
+                ports.bus, stop_when_idle=True)
+    assert seen == [True, True, True]  # the last slice has nothing after it
+    assert sorted(read) == sorted(key.values())  # each image read once
+    assert all(ports.catalog.prediction(i, m, "v0") for i in POOL[:6] for m in FAILS)

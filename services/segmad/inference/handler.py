@@ -13,7 +13,7 @@ take its size, say); a model that fails on every image of a slice is broken, and
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from segmad import events
 from segmad.ports.bus import IMAGES, ROUNDS, Message
@@ -58,6 +58,13 @@ class Overlap:
         self._pool.shutdown(wait=True)
 
 
+def even_slices(items: list, most: int) -> list[list]:
+    """`items` cut into the fewest slices of at most `most`, as even as can be (100 by 64: 50 and 50, not
+    64 and 36: the last slice's storing is what a poll cannot overlap)."""
+    count = -(-len(items) // most)
+    return [items[k * len(items) // count:(k + 1) * len(items) // count] for k in range(count)]
+
+
 class InferenceHandler:
     """Predicts what the events of a poll call for; `__call__` handles one message (tests replay single deliveries)."""
 
@@ -65,6 +72,7 @@ class InferenceHandler:
         self.ports, self.num_classes, self.batch_size = ports, num_classes, batch_size
         self.predicted = 0
         self.overlap = Overlap()
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="inference-read")
 
     def __call__(self, message: Message) -> None:
         self.handle([parse(message)])
@@ -97,31 +105,40 @@ class InferenceHandler:
     def _predict(self, models: list[ModelRef], image_ids: list[str]) -> dict[str, Exception]:
         """Predict the images with the models; the images whose stored copy cannot be read, with why."""
         # All models at once per slice of images: each image is read once, and a remote segmenter
-        # serves the models side by side.
+        # serves the models side by side. Three slices are in flight: the next one read (its images
+        # fetched from the store, which also checks they are there), this one predicted, the one
+        # before stored and announced.
         classes = {model: ensure_loaded(self.ports, model, self.num_classes) for model in models}
+        chunks = even_slices(image_ids, self.batch_size)
         unreadable: dict[str, Exception] = {}
-        for start in range(0, len(image_ids), self.batch_size):
-            chunk = image_ids[start : start + self.batch_size]
-            try:
-                self.predicted += stages.predict_with_models(self.ports, classes, chunk, self.overlap)
-            except Exception as error:
-                if is_transient(error):
-                    raise
-                self.overlap.wait()  # the slice before is stored before this one is examined
-                bad = self._unreadable(chunk)
-                rest = [i for i in chunk if i not in bad]
-                if not bad:
-                    # Every image reads: a model fails on some of them (a card's model that cannot take
-                    # an image's size, say). One image at a time finds which; a model that fails on
-                    # every one is broken, not the images, and nothing is marked.
-                    bad = self._failing(classes, rest)
-                    if not bad:
+        ahead = self._reader.submit(stages.prepare_slice, self.ports, classes, chunks[0]) if chunks else None
+        try:
+            for k, chunk in enumerate(chunks):
+                ready, ahead = ahead, (self._reader.submit(stages.prepare_slice, self.ports, classes, chunks[k + 1])
+                                       if k + 1 < len(chunks) else None)
+                try:
+                    self.predicted += stages.predict_slice(self.ports, classes, ready.result(), self.overlap)
+                except Exception as error:
+                    if is_transient(error):
                         raise
+                    self.overlap.wait()  # the slice before is stored before this one is examined
+                    bad = self._unreadable(chunk)
+                    rest = [i for i in chunk if i not in bad]
+                    if not bad:
+                        # Every image reads: a model fails on some of them (a card's model that cannot take
+                        # an image's size, say). One image at a time finds which; a model that fails on
+                        # every one is broken, not the images, and nothing is marked.
+                        bad = self._failing(classes, rest)
+                        if not bad:
+                            raise
+                        unreadable |= bad
+                        continue
                     unreadable |= bad
-                    continue
-                unreadable |= bad
-                if rest:
-                    self.predicted += stages.predict_with_models(self.ports, classes, rest)
+                    if rest:
+                        self.predicted += stages.predict_with_models(self.ports, classes, rest)
+        finally:
+            if ahead is not None:  # a poll that failed leaves no read running into the next try
+                wait([ahead])
         return unreadable
 
     def _failing(self, classes: dict, image_ids: list[str]) -> dict[str, Exception]:

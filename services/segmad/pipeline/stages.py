@@ -6,6 +6,7 @@ interrupted at any point and run again ends where an uninterrupted run would.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -56,7 +57,8 @@ def predict(ports: Ports, model: ModelRef, image_ids: Sequence[str], num_classes
     bar = tqdm(total=len(todo), desc=f"predict {model.name}@{model.version}", unit="img",
                disable=not progress, leave=False)
     for batch in _batches(todo, batch_size):
-        _predict_new(ports, {model: num_classes}, {model: batch})
+        ready = Slice({model: list(batch)}, dict(zip(batch, read_images(ports, batch))))
+        predict_slice(ports, {model: num_classes}, ready)
         bar.update(len(batch))
     bar.close()
     return len(todo)
@@ -78,6 +80,21 @@ def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids:
     `store`, when given, is handed the storing of the maps (encode, blobs, rows, announcements) to
     run later (the inference worker runs it beside the next slice's prediction).
     """
+    return predict_slice(ports, models, prepare_slice(ports, models, image_ids), store)
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Images made ready for predict_slice: each model's ids still to predict, and those images read."""
+
+    todo: dict[ModelRef, list[str]]
+    images: dict[str, np.ndarray]
+
+
+def prepare_slice(ports: Ports, models: Mapping[ModelRef, int], image_ids: Sequence[str]) -> Slice:
+    """The first half of predict_with_models: what each model lacks (what it has is re-announced), and
+    the images it needs, each read once for all (LookupError or the store's error for one that cannot
+    be). The inference worker prepares the next slice while the current one is predicted."""
     todo = {}
     for model in models:
         known = ports.catalog.predictions_for(image_ids, model.name, model.version)
@@ -85,17 +102,17 @@ def predict_with_models(ports: Ports, models: Mapping[ModelRef, int], image_ids:
         have = {p.image_id for p in known}
         if missing := [i for i in image_ids if i not in have]:
             todo[model] = missing
-    return _predict_new(ports, models, todo, store)
-
-
-def _predict_new(ports: Ports, models: Mapping[ModelRef, int], todo: Mapping[ModelRef, list[str]],
-                 store: Callable[[Callable[[], int]], None] | None = None) -> int:
-    """Predict each model's images, each image read once for all; maps stored before the catalog row
-    that names them, the rows in one statement, then announced (now, or by `store`)."""
-    if not todo:
-        return 0
     needed = sorted({i for ids in todo.values() for i in ids})
-    images = dict(zip(needed, read_images(ports, needed)))  # any sizes: each map comes back at its image's
+    return Slice(todo, dict(zip(needed, read_images(ports, needed))))  # any sizes: each map comes back at its image's
+
+
+def predict_slice(ports: Ports, models: Mapping[ModelRef, int], ready: Slice,
+                  store: Callable[[Callable[[], int]], None] | None = None) -> int:
+    """The second half of predict_with_models: predict a prepared slice, then store and announce the
+    maps (now, or handed to `store`); how many predictions were new."""
+    if not ready.todo:
+        return 0
+    todo, images = ready.todo, ready.images
     answers = ports.segmenter.predict_many([(model, [images[i] for i in ids]) for model, ids in todo.items()])
     if store is None:
         return _store_answers(ports, models, todo, answers)
