@@ -12,7 +12,7 @@ import pytest
 
 from segmad.adapters.torchserve import ENTROPY_HEADER, TorchServeSegmenter
 from segmad.codec import decode_png, encode_png, pack, unpack
-from segmad.ports.segmenter import ModelRef
+from segmad.ports.segmenter import Encoded, ModelRef
 
 
 class Server:
@@ -21,7 +21,7 @@ class Server:
     `full`: how many pack requests get TorchServe's full-queue 503 first."""
 
     def __init__(self, packs: bool, full: int = 0):
-        self.packs, self.full, self.requests = packs, full, []
+        self.packs, self.full, self.requests, self.bodies = packs, full, [], []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,6 +38,7 @@ class Server:
                 if is_pack and not outer.packs:  # an old handler: the body is no image
                     return self._json(503, "Prediction failed")
                 images = unpack(body) if is_pack else [body]
+                outer.bodies += images
                 maps = [encode_png(decode_png(b)[..., 0] >> 7) for b in images]
                 self.send_response(200)
                 answer = pack(maps) if is_pack else maps[0]
@@ -97,6 +98,33 @@ def test_images_travel_in_packs_of_the_configured_size_and_come_back_in_order(se
         assert sorted(server.requests) == ["pack"] * 4  # 4 + 4 + 2 images for m, 3 for n
     finally:
         client.close()
+
+
+def test_an_image_read_from_the_store_is_sent_as_the_png_it_was_read_from(serve, monkeypatch):
+    server = serve(packs=True)
+    client = TorchServeSegmenter(server.url, images_per_request=4)
+    try:
+        batch = images(5)
+        stored = [Encoded(image, _pillow_png(image)) for image in batch[:3]]  # not the bytes encode_png writes
+        assert all(e.png != encode_png(e.pixels) for e in stored)
+        encoded = []
+        monkeypatch.setattr("segmad.adapters.torchserve.encode_png", lambda a: encoded.append(a) or encode_png(a))
+        [(maps, _)] = client.predict_many([(ModelRef("m", "1"), [*stored, *batch[3:]])])
+        assert all(np.array_equal(a, b) for a, b in zip(maps, expected(batch))) and isinstance(maps, list)
+        assert len(server.bodies) == 5 and {e.png for e in stored} <= set(server.bodies)  # sent as stored
+        assert len(encoded) == 2  # only the two plain arrays were encoded
+    finally:
+        client.close()
+
+
+def _pillow_png(image: np.ndarray) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=9)
+    return buffer.getvalue()
 
 
 def test_a_handler_without_packs_gets_one_image_per_request_from_then_on(serve):

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlparse, urlunparse
 import numpy as np
 import requests
 
-from segmad.ports.segmenter import ModelRef, Segmenter, UnknownModel, as_answer
+from segmad.ports.segmenter import Encoded, ModelRef, Segmenter, UnknownModel, as_answer, pixels_of
 from segmad.adapters.torchserve_management import Management
 from segmad.codec import decode_png, encode_png, pack, unpack
 
@@ -70,28 +70,30 @@ class TorchServeSegmenter(Segmenter):
     def predict_with_entropy(self, name: str, version: str, images):
         return self.predict_many([(ModelRef(name, str(version)), images)])[0]
 
-    def predict_many(self, requests: Sequence[tuple[ModelRef, np.ndarray | Sequence[np.ndarray]]]) -> list[tuple]:
+    def predict_many(self, requests: Sequence[tuple[ModelRef, np.ndarray | Sequence[np.ndarray | Encoded]]]) -> list[tuple]:
         """Every image of every request in flight together, sent round-robin over the requests so that
-        each model's queue on the server fills at once (each model has its own workers)."""
+        each model's queue on the server fills at once (each model has its own workers). An Encoded image
+        is sent as the PNG it was read from; an array is encoded once for every model that predicts it."""
+        given = [images for _, images in requests]  # what each answer is shaped like (as_answer)
+        requests = [(ref, list(images)) for ref, images in requests]  # the objects held: their ids stay theirs
         for _, images in requests:
-            for image in images:
+            for image in pixels_of(images):
                 if image.ndim != 3 or image.shape[-1] != 3:
                     raise ValueError(f"expected images of shape (H, W, 3), got {image.shape}")
-        given = [images for _, images in requests]  # what each answer is shaped like (as_answer)
-        requests = [(ref, list(images)) for ref, images in requests]  # the arrays held: their ids stay theirs
         k = self.images_per_request
-        # Each image is encoded once for every model that predicts it (the requests share the arrays).
         distinct = list({id(image): image for _, images in requests for image in images}.values())
-        body = dict(zip(map(id, distinct), self._pool.map(encode_png, distinct)))
+        encode = [image for image in distinct if not isinstance(image, Encoded)]
+        body = {id(image): image.png for image in distinct if isinstance(image, Encoded)}
+        body.update(zip(map(id, encode), self._pool.map(encode_png, encode)))
         longest = max((len(images) for _, images in requests), default=0)
         futures = {(r, i): self._pool.submit(self._some, ref.name, str(ref.version), [body[id(x)] for x in images[i:i + k]])
                    for i in range(0, longest, k) for r, (ref, images) in enumerate(requests) if i < len(images)}
         answers = []
         for r, (_, images) in enumerate(requests):
             got = [answer for i in range(0, len(images), k) for answer in futures[r, i].result()]
-            for i, (label_map, _) in enumerate(got):
-                if label_map.shape != images[i].shape[:2]:
-                    raise ValueError(f"TorchServe answered a {label_map.shape} map for a {images[i].shape[:2]} "
+            for (label_map, _), image in zip(got, pixels_of(images)):
+                if label_map.shape != image.shape[:2]:
+                    raise ValueError(f"TorchServe answered a {label_map.shape} map for a {image.shape[:2]} "
                                      "image: its handler predates native-size maps (republish the model)")
             answers.append((as_answer(given[r], [m for m, _ in got]), np.array([e for _, e in got], dtype=np.float64)))
         return answers

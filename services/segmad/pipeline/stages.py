@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from segmad import events
 from segmad.ports.bus import PREDICTIONS
-from segmad.ports.segmenter import ModelRef
+from segmad.ports.segmenter import Encoded, ModelRef
 from segmad.catalog.records import Prediction
 from segmad.codec import decode_png, encode_png
 from segmad.mad import CandidateHeaps, SizeBounds, class_fractions, label_counts
@@ -30,10 +30,15 @@ def _batches(items: Sequence, size: int):
 
 def read_images(ports: Ports, image_ids: Sequence[str]) -> list[np.ndarray]:
     """The stored RGB images (H, W, 3), each at its own size; LookupError for an id the catalog lacks."""
+    return [image.pixels for image in read_stored(ports, image_ids)]
+
+
+def read_stored(ports: Ports, image_ids: Sequence[str]) -> list[Encoded]:
+    """The stored images, each decoded (which checks it is an image) and with the PNG bytes it came from."""
     images = ports.catalog.images_by_id(image_ids)
     if missing := [i for i in image_ids if i not in images]:
         raise LookupError(f"images not in the catalog: {', '.join(missing[:5])}")
-    return [decode_png(data) for data in ports.blobs.get_many([images[i].blob_key for i in image_ids])]
+    return [Encoded(decode_png(data), data) for data in ports.blobs.get_many([images[i].blob_key for i in image_ids])]
 
 
 def load_images(ports: Ports, image_ids: Sequence[str]) -> np.ndarray:
@@ -88,7 +93,7 @@ class Slice:
     """Images made ready for predict_slice: each model's ids still to predict, and those images read."""
 
     todo: dict[ModelRef, list[str]]
-    images: dict[str, np.ndarray]
+    images: dict[str, np.ndarray | Encoded]
 
 
 def prepare_slice(ports: Ports, models: Mapping[ModelRef, int], image_ids: Sequence[str]) -> Slice:
@@ -103,7 +108,8 @@ def prepare_slice(ports: Ports, models: Mapping[ModelRef, int], image_ids: Seque
         if missing := [i for i in image_ids if i not in have]:
             todo[model] = missing
     needed = sorted({i for ids in todo.values() for i in ids})
-    return Slice(todo, dict(zip(needed, read_images(ports, needed))))  # any sizes: each map comes back at its image's
+    # Any sizes: each map comes back at its image's. A remote segmenter gets the stored PNGs as they are.
+    return Slice(todo, dict(zip(needed, read_stored(ports, needed))))
 
 
 def predict_slice(ports: Ports, models: Mapping[ModelRef, int], ready: Slice,
