@@ -2,12 +2,14 @@
 
 import time
 
+import numpy as np
 import pytest
 from sqlalchemy import event
 
 from segmad import events
 from segmad.ports.bus import IMAGES, PREDICTIONS
-from segmad.ports.segmenter import ModelRef
+from segmad.codec import decode_png
+from segmad.ports.segmenter import Encoded, ModelRef
 from segmad.inference.handler import TOPICS, InferenceHandler, even_slices, parse
 from segmad.models import build
 from segmad.runtime.consumer import run_batches
@@ -214,3 +216,21 @@ def test_the_next_slice_is_read_while_this_one_is_predicted(tmp_path):
     assert seen == [True, True, True]  # the last slice has nothing after it
     assert sorted(read) == sorted(key.values())  # each image read once
     assert all(ports.catalog.prediction(i, m, "v0") for i in POOL[:6] for m in FAILS)
+
+
+@pytest.mark.parametrize("in_process", [True, False])
+def test_a_remote_segmenter_gets_each_image_as_the_png_stored_and_one_in_this_process_its_pixels(tmp_path, in_process):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:3])
+    stored = {i: ports.blobs.get(image.blob_key) for i, image in ports.catalog.images_by_id(POOL[:3]).items()}
+    given, predict_many = [], ports.segmenter.predict_many
+    ports.segmenter.predict_many = lambda requests: given.extend(x for _, xs in requests for x in xs) or predict_many(requests)
+    ports.segmenter.in_process = in_process  # the models are registered already: a "remote" one serves them too
+    run_inference(ports)
+    assert len(given) == 3 * len(FAILS)
+    if in_process:
+        assert all(type(x) is np.ndarray for x in given)
+    else:
+        assert all(isinstance(x, Encoded) and x.png in stored.values() for x in given)
+        assert all(np.array_equal(x.pixels, decode_png(x.png)) for x in given)
+    assert all(ports.catalog.prediction(i, m, "v0") for i in POOL[:3] for m in FAILS)
