@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from segmad.bench.pipeline_models import COMPETITOR_ARCHS, TARGET_ARCH, calibrated, pipeline_models, zoo_checkpoint
 from segmad.bench.pipeline_runs import Pool, embedded
@@ -66,3 +67,18 @@ def test_the_summary_is_the_median_run_by_ratio_with_every_runs_rates():
     assert figures["images_per_s"] == {"stack": [60, 90, 70], "in_process": [120, 100, 100]}
     assert abs(figures["overhead_ms_per_image"] - 1000 * (1 / 70 - 1 / 100)) < 1e-9
     assert summary(runs[:2])["ratio"] == 0.9  # of an even count, the upper middle
+
+
+@pytest.mark.parametrize("size", ["0", "40", "100"])
+def test_a_size_that_is_no_multiple_of_16_is_a_user_error(capsys, size):
+    assert main(["bench", "pipeline", "--size", size]) == 2
+    assert "multiple of 16" in capsys.readouterr().err
+
+
+def test_the_pool_is_drawn_at_the_size_asked_for(tmp_path):
+    from argparse import Namespace
+
+    from segmad.bench.pipeline import _pool
+
+    models, pool = _pool(Namespace(images=3, size=96, n3=2, batch_size=8), tmp_path / "no-zoo", lambda line: None)
+    assert pool.images.shape == (3, 96, 96, 3) and pool.input_size == 96 and len(models) == 3

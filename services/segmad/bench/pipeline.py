@@ -23,8 +23,11 @@ TIERS = ("infra", "torchserve")  # the workers are the benchmark's own; the stac
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """--images N --batch-size B --n3 N --dir DIR --no-torchserve --format text|json."""
+    """--images N --size S --batch-size B --n3 N --dir DIR --no-torchserve --repeat N --format text|json."""
     parser.add_argument("--images", type=int, default=300, help="world pool images to mine (default 300)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="side of the pool's images in pixels, a multiple of 16 (default: the zoo's input "
+                             "size, 64): the services path's cost grows with the images' PNGs")
     parser.add_argument("--batch-size", type=int, default=8, help="batch size of both runs (default 8)")
     parser.add_argument("--n3", type=int, default=5, help="images kept per heap (default 5)")
     parser.add_argument("--dir", default="var/stack", help="the stack to use if it runs (default var/stack)")
@@ -58,6 +61,7 @@ def _pool(args, zoo_dir: Path, say):
     from segmad.world import WorldConfig, stack
 
     num_classes, size = zoo_input_size(zoo_dir) or (WorldConfig().num_classes, WorldConfig().size)
+    size = args.size or size  # the zoo's architectures are fully convolutional: any multiple of 16 runs
     world = WorldConfig(num_classes=num_classes, size=size)
     images = stack(world, "pool", range(args.images))[0]
     masks = stack(world, "s0", range(200))[1]
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.images < 1 or args.batch_size < 1 or args.n3 < 1 or args.repeat < 1:
         raise InputError("--images, --batch-size, --n3 and --repeat must be at least 1")
+    if args.size is not None and (args.size < 16 or args.size % 16):
+        raise InputError(f"--size must be a multiple of 16 (the zoo's architectures halve an image four times), got {args.size}")
     say = print if args.format == "text" else (lambda line: None)
     runs = []
     with tempfile.TemporaryDirectory(prefix="segmad-bench-pipeline-") as tmp:
@@ -100,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 raise InputError("the pipeline benchmark needs PostgreSQL (DATABASE_URL, or one at 127.0.0.1:5432)")
             for n in range(args.repeat):
                 models, pool = _pool(args, settings.load().zoo_dir, say if n == 0 else (lambda line: None))
-                say(f"run {n + 1}/{args.repeat}, in process: {args.images} images, models "
+                say(f"run {n + 1}/{args.repeat}, in process: {args.images} images of {pool.input_size} px, models "
                     f"{', '.join(m.arch for m in models)}, batch {args.batch_size}")
                 local = embedded(models, pool)
                 say(f"in process: {local['images_per_s']:.1f} images/s ({local['seconds']:.1f} s)")
@@ -117,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if private is not None:
                 private.down(grace_s=5)
-    figures = {"images": args.images, "batch_size": args.batch_size, "models": [m.arch for m in models],
+    figures = {"images": args.images, "size": pool.input_size, "batch_size": args.batch_size, "models": [m.arch for m in models],
                "torchserve": not args.no_torchserve, "trained_zoo": models[0].trained, **summary(runs)}
     stacked, local = figures["stack"], figures["in_process"]
     if args.format == "json":
