@@ -5,9 +5,10 @@ version; a RoundEvent "mining" has the round's target version predict the whole 
 catalog already holds is skipped (and re-announced), so redelivery is harmless. While a slice is
 predicted, the next one is read on a thread and the one before is stored and announced on another.
 An image whose stored copy cannot be read is marked unusable in the catalog (it leaves every round's
-pool) and the others are predicted all the same; its ImageIngested then fails, to be dead-lettered with the reason.
-So is an image a model fails on while the others of its slice go through (a card's model that cannot
-take its size, say); a model that fails on every image of a slice is broken, and the poll fails.
+pool) and the others are predicted all the same; its ImageIngested then fails, to be dead-lettered
+with the reason. So is an image a model fails on while the others of its slice go through (a card's
+model that cannot take its size, say); a model that fails on every image of a slice is broken, and
+the poll fails.
 """
 
 from __future__ import annotations
