@@ -10,7 +10,7 @@ from segmad import events
 from segmad.ports.bus import IMAGES, PREDICTIONS
 from segmad.codec import decode_png
 from segmad.ports.segmenter import Encoded, ModelRef
-from segmad.inference.handler import TOPICS, InferenceHandler, even_slices, parse
+from segmad.inference.handler import TOPICS, InferenceHandler, cut, even_slices, parse
 from segmad.models import build
 from segmad.runtime.consumer import run_batches
 from round_world import (C, FAILS, POOL, ingest, make_ports, register, run_discrepancy, run_inference, start_round,
@@ -191,6 +191,26 @@ def test_a_poll_is_cut_into_even_slices():
     assert [len(s) for s in even_slices(list(range(100)), 64)] == [50, 50]
     assert [len(s) for s in even_slices(list(range(129)), 64)] == [43, 43, 43]
     assert even_slices(list(range(5)), 64) == [[0, 1, 2, 3, 4]] and even_slices([], 64) == []
+
+
+def test_a_slice_is_cut_again_where_its_pixels_pass_the_budget():
+    ids = [f"i{k}" for k in range(6)]
+    pixels = dict(zip(ids, [10, 10, 10, 50, 10, 10]))
+    assert cut(ids, pixels, 64, 1000) == [ids]
+    assert cut(ids, pixels, 64, 30) == [ids[:3], ["i3"], ids[4:]]  # the large one alone
+    assert cut(ids, pixels, 3, 25) == [ids[:2], ["i2"], ["i3"], ids[4:]]  # count first, then pixels
+    assert cut(ids, {}, 4, 1) == [ids[:3], ids[3:]]  # no sizes known: by count alone
+
+
+def test_a_worker_predicts_large_images_in_slices_within_its_pixel_budget(tmp_path):
+    ports = make_ports(tmp_path)
+    ingest(ports, POOL[:7])  # one poll of 7 world images
+    side = ports.catalog.image(POOL[0]).width
+    sizes, predict_many = [], ports.segmenter.predict_many
+    ports.segmenter.predict_many = lambda requests: sizes.append(len(requests[0][1])) or predict_many(requests)
+    handler = InferenceHandler(ports, C, max_slice_pixels=3 * side * side)
+    run_batches(ports.bus.subscribe(TOPICS, "inference"), parse, handler.handle, ports.bus, stop_when_idle=True)
+    assert sizes == [3, 3, 1] and handler.predicted == 7 * len(FAILS)
 
 
 def test_the_next_slice_is_read_while_this_one_is_predicted(tmp_path):

@@ -66,11 +66,34 @@ def even_slices(items: list, most: int) -> list[list]:
     return [items[k * len(items) // count:(k + 1) * len(items) // count] for k in range(count)]
 
 
+# Pixels of one slice's images at most: 64 Mpx is 192 MB of RGB (and their PNGs). Three slices are in
+# flight, so a worker's images take well under its 4 GiB (deploy/k8s) whatever the photographs' size.
+MAX_SLICE_PIXELS = 64 * 2**20
+
+
+def cut(image_ids: list[str], pixels: dict[str, int], most: int, most_pixels: int) -> list[list[str]]:
+    """`even_slices` of at most `most` images, each cut again where its images' pixels would pass
+    `most_pixels` (an image larger than that gets a slice of its own). An id without a size counts 0."""
+    parts = []
+    for chunk in even_slices(image_ids, most):
+        part, total = [], 0
+        for image_id in chunk:
+            size = pixels.get(image_id, 0)
+            if part and total + size > most_pixels:
+                parts.append(part)
+                part, total = [], 0
+            part.append(image_id)
+            total += size
+        parts.append(part)
+    return parts
+
+
 class InferenceHandler:
     """Predicts what the events of a poll call for; `__call__` handles one message (tests replay single deliveries)."""
 
-    def __init__(self, ports: Ports, num_classes: int, batch_size: int = 64):
+    def __init__(self, ports: Ports, num_classes: int, batch_size: int = 64, max_slice_pixels: int = MAX_SLICE_PIXELS):
         self.ports, self.num_classes, self.batch_size = ports, num_classes, batch_size
+        self.max_slice_pixels = max_slice_pixels
         self.predicted = 0
         self.overlap = Overlap()
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="inference-read")
@@ -108,9 +131,10 @@ class InferenceHandler:
         # All models at once per slice of images: each image is read once, and a remote segmenter
         # serves the models side by side. Three slices are in flight: the next one read (its images
         # fetched from the store, which also checks they are there), this one predicted, the one
-        # before stored and announced.
+        # before stored and announced; their sizes (from the catalog) bound each slice's pixels.
         classes = {model: ensure_loaded(self.ports, model, self.num_classes) for model in models}
-        chunks = even_slices(image_ids, self.batch_size)
+        sizes = {i: image.width * image.height for i, image in self.ports.catalog.images_by_id(image_ids).items()}
+        chunks = cut(image_ids, sizes, self.batch_size, self.max_slice_pixels)
         unreadable: dict[str, Exception] = {}
         ahead = self._reader.submit(stages.prepare_slice, self.ports, classes, chunks[0]) if chunks else None
         try:
