@@ -133,13 +133,14 @@ class InferenceHandler:
         # fetched from the store, which also checks they are there), this one predicted, the one
         # before stored and announced; their sizes (from the catalog) bound each slice's pixels.
         classes = {model: ensure_loaded(self.ports, model, self.num_classes) for model in models}
-        sizes = {i: image.width * image.height for i, image in self.ports.catalog.images_by_id(image_ids).items()}
+        rows = self.ports.catalog.images_by_id(image_ids)  # their sizes here, their blob keys when read
+        sizes = {i: image.width * image.height for i, image in rows.items()}
         chunks = cut(image_ids, sizes, self.batch_size, self.max_slice_pixels)
         unreadable: dict[str, Exception] = {}
-        ahead = self._reader.submit(stages.prepare_slice, self.ports, classes, chunks[0]) if chunks else None
+        ahead = self._reader.submit(stages.prepare_slice, self.ports, classes, chunks[0], rows) if chunks else None
         try:
             for k, chunk in enumerate(chunks):
-                ready, ahead = ahead, (self._reader.submit(stages.prepare_slice, self.ports, classes, chunks[k + 1])
+                ready, ahead = ahead, (self._reader.submit(stages.prepare_slice, self.ports, classes, chunks[k + 1], rows)
                                        if k + 1 < len(chunks) else None)
                 try:
                     self.predicted += stages.predict_slice(self.ports, classes, ready.result(), self.overlap)

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from segmad import events
 from segmad.ports.bus import PREDICTIONS
 from segmad.ports.segmenter import Encoded, ModelRef
-from segmad.catalog.records import Prediction
+from segmad.catalog.records import Image, Prediction
 from segmad.codec import decode_png, encode_png
 from segmad.mad import CandidateHeaps, SizeBounds, class_fractions, label_counts
 from segmad.mad.distance import discrepancy_and_counts
@@ -33,9 +33,10 @@ def read_images(ports: Ports, image_ids: Sequence[str]) -> list[np.ndarray]:
     return [image.pixels for image in read_stored(ports, image_ids)]
 
 
-def read_stored(ports: Ports, image_ids: Sequence[str]) -> list[Encoded]:
-    """The stored images, each decoded (which checks it is an image) and with the PNG bytes it came from."""
-    images = ports.catalog.images_by_id(image_ids)
+def read_stored(ports: Ports, image_ids: Sequence[str], rows: Mapping[str, Image] | None = None) -> list[Encoded]:
+    """The stored images, each decoded (which checks it is an image) and with the PNG bytes it came from;
+    `rows`: their catalog rows when the caller has them already (else looked up)."""
+    images = rows if rows is not None else ports.catalog.images_by_id(image_ids)
     if missing := [i for i in image_ids if i not in images]:
         raise LookupError(f"images not in the catalog: {', '.join(missing[:5])}")
     return [Encoded(decode_png(data), data) for data in ports.blobs.get_many([images[i].blob_key for i in image_ids])]
@@ -96,10 +97,12 @@ class Slice:
     images: dict[str, np.ndarray | Encoded]
 
 
-def prepare_slice(ports: Ports, models: Mapping[ModelRef, int], image_ids: Sequence[str]) -> Slice:
+def prepare_slice(ports: Ports, models: Mapping[ModelRef, int], image_ids: Sequence[str],
+                  rows: Mapping[str, Image] | None = None) -> Slice:
     """The first half of predict_with_models: what each model lacks (what it has is re-announced), and
     the images it needs, each read once for all (LookupError or the store's error for one that cannot
-    be). The inference worker prepares the next slice while the current one is predicted."""
+    be; `rows` as for read_stored). The inference worker prepares the next slice while the current one
+    is predicted."""
     todo = {}
     for model in models:
         known = ports.catalog.predictions_for(image_ids, model.name, model.version)
@@ -110,7 +113,7 @@ def prepare_slice(ports: Ports, models: Mapping[ModelRef, int], image_ids: Seque
     needed = sorted({i for ids in todo.values() for i in ids})
     # Any sizes: each map comes back at its image's. A remote segmenter gets the stored PNGs as they are;
     # an in-process one needs only the pixels (a slice of 64 photographs' PNGs is some 30 MB).
-    stored = read_stored(ports, needed)
+    stored = read_stored(ports, needed, rows)
     return Slice(todo, dict(zip(needed, [s.pixels for s in stored] if ports.segmenter.in_process else stored)))
 
 
