@@ -30,6 +30,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "study": ("segmad.study.cli", "does MAD beat cheaper selections? selectors × budgets × seeds against the world's truth"),
 }
 
+# The extras that bring each optional import (pyproject.toml), for the message when it is missing. The
+# services' commands are named with [train] as well, as the README installs them: most also need torch.
+EXTRAS: dict[str, str] = {
+    **dict.fromkeys(("torch", "matplotlib"), "train"),
+    **dict.fromkeys(("tqdm", "sqlalchemy", "alembic", "psycopg2", "flask", "gunicorn", "requests", "pycocotools",
+                     "google", "prometheus_client", "minio", "tenacity", "kafka", "werkzeug"), "train,services"),
+    **dict.fromkeys(("yaml", "onnxruntime", "onnx", "transformers"), "models"),
+    **dict.fromkeys(("pyspng", "zlib_ng"), "fast"),
+    "playwright": "ui-tests",
+    "ai_edge_litert": "real-example",
+}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The one-line message for a command that needs an extra this install lacks; None for any other
+    missing module (a defect, not the install)."""
+    top = (error.name or "").partition(".")[0]
+    if top not in EXTRAS:
+        return None
+    return (f"needs the Python package {top!r}, which this install lacks: "
+            f"pip install 'segmad[{EXTRAS[top]}]' (or 'segmad[all]' for every command)")
+
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """A parser whose chosen subcommand (argv[0]) is fully built; the others only listed."""
@@ -50,7 +72,13 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse, run one subcommand, map user errors to exit status 2."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(argv)
+    try:
+        parser = build_parser(argv)
+    except ModuleNotFoundError as error:  # the command's module needs an extra (a core-only install)
+        if (why := missing_extra(error)) is None:
+            raise
+        print(f"segmad {argv[0]}: error: {why}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
@@ -59,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except InputError as error:
         print(f"segmad {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:  # imported on the way (an option's reader, a model's framework)
+        if (why := missing_extra(error)) is None:
+            raise
+        print(f"segmad {args.command}: error: {why}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -92,3 +92,30 @@ def test_the_installed_console_script_answers_help(fresh_venv):
     run = subprocess.run([str(fresh_venv / "bin" / "segmad"), "select", "--help"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0 and "--predictions" in run.stdout
+
+
+@pytest.mark.slow
+def test_a_command_that_needs_an_extra_says_which_in_one_line(fresh_venv):
+    for command in ("ingest", "zoo", "models"):
+        run = subprocess.run([str(fresh_venv / "bin" / "segmad"), command, "--help"],
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert run.returncode == 2, run.stderr
+        assert "Traceback" not in run.stderr
+        (line,) = run.stderr.strip().splitlines()
+        assert line.startswith(f"segmad {command}: error: needs the Python package ") and "pip install 'segmad[" in line
+
+
+@pytest.mark.slow
+def test_a_yaml_label_map_without_pyyaml_is_a_user_error_naming_the_extra(fresh_venv, tmp_path):
+    write_maps(tmp_path)
+    spec = tmp_path / "labels.yaml"
+    spec.write_text("classes: [background, a, b]\nmodels: {}\n")
+    argv = ["select", "--predictions", str(tmp_path / "pred"), "--target", "mine", "--train-masks",
+            str(tmp_path / "train"), "--num-classes", "2", "--n3", "2", "--out", str(tmp_path / "m.json"),
+            "--label-map", str(spec)]
+    run = subprocess.run([str(fresh_venv / "bin" / "segmad"), *argv], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert str(spec) in line and "PyYAML" in line and "JSON" in line
+    assert not (tmp_path / "m.json").exists()

@@ -73,11 +73,15 @@ def _read_spec(path: Path) -> dict:
     """The --label-map file (JSON, or YAML by its suffix)."""
     if not path.is_file():
         raise InputError("no such --label-map file", path)
-    try:
-        if path.suffix.lower() in (".yaml", ".yml"):
+    load = json.loads
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
             import yaml
-
-            return yaml.safe_load(path.read_text())
-        return json.loads(path.read_text())
+        except ImportError:  # the core install is numpy and Pillow only
+            raise InputError("--label-map: a YAML file needs PyYAML (pip install 'segmad[models]', or pyyaml), "
+                             "or write it as JSON", path) from None
+        load = yaml.safe_load
+    try:
+        return load(path.read_text())
     except Exception as error:
         raise InputError(f"--label-map: {str(error).splitlines()[0]}", path) from error
