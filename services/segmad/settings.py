@@ -14,6 +14,12 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _num_classes() -> int:
+    """C: SEGMAD_NUM_CLASSES; unset, one fewer than the names in SEGMAD_CLASSES (background first); else 8."""
+    named = [n for n in _env("SEGMAD_CLASSES", "").split(",") if n.strip()]
+    return int(_env("SEGMAD_NUM_CLASSES", str(len(named) - 1 if len(named) > 1 else 8)))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where segmad keeps its state and which adapters it talks to (see README, Configuration)."""
@@ -30,7 +36,7 @@ class Settings:
     # Labelling served over HTTPS: Secure cookies and Strict-Transport-Security.
     secure_cookies: bool = field(default_factory=lambda: _env("SEGMAD_SECURE_COOKIES", "").lower() in _TRUE)
     database_schema: str = field(default_factory=lambda: _env("SEGMAD_DATABASE_SCHEMA", ""))  # PostgreSQL schema
-    num_classes: int = field(default_factory=lambda: int(_env("SEGMAD_NUM_CLASSES", "8")))  # C when a checkpoint does not say
+    num_classes: int = field(default_factory=_num_classes)  # C when a checkpoint does not say
     report_dir: Path | None = None  # the report the labelling service shows admins at /report
     finetune: str = field(default_factory=lambda: _env("SEGMAD_FINETUNE", "demo"))  # the trainer's preset: demo | paper
     finetune_max_steps: str = field(default_factory=lambda: _env("SEGMAD_FINETUNE_MAX_STEPS", ""))  # "" = the preset's

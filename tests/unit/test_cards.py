@@ -59,8 +59,21 @@ def test_the_run_label_space_comes_from_segmad_classes_or_the_world(monkeypatch)
     assert run_label_space(2).names == ("background", "sun", "tile")
     monkeypatch.setenv("SEGMAD_CLASSES", "background, person")
     assert run_label_space().names == ("background", "person")
-    with pytest.raises(Exception, match="make them agree"):
+    with pytest.raises(Exception, match="names background and 1 classes, but SEGMAD_NUM_CLASSES says C = 3"):
         run_label_space(3)
+
+
+def test_c_follows_segmad_classes_unless_segmad_num_classes_says_otherwise(monkeypatch):
+    from segmad import settings
+
+    monkeypatch.delenv("SEGMAD_NUM_CLASSES", raising=False)
+    monkeypatch.delenv("SEGMAD_CLASSES", raising=False)
+    assert settings.load().num_classes == 8  # the synthetic world's
+    monkeypatch.setenv("SEGMAD_CLASSES", "background,person")
+    assert settings.load().num_classes == 1
+    assert run_label_space(settings.load().num_classes).names == ("background", "person")
+    monkeypatch.setenv("SEGMAD_NUM_CLASSES", "3")
+    assert settings.load().num_classes == 3
 
 
 # ---- resizing back --------------------------------------------------------------------------------

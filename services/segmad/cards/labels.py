@@ -100,8 +100,9 @@ def run_label_space(num_classes: int | None = None, names: str | None = None) ->
     if names.strip():
         space = LabelSpace(tuple(n.strip() for n in names.split(",")))
         if num_classes is not None and space.num_classes != num_classes:
-            raise InputError(f"SEGMAD_CLASSES names {space.num_classes} classes but C = {num_classes} "
-                             "(SEGMAD_NUM_CLASSES); make them agree")
+            raise InputError(f"SEGMAD_CLASSES names background and {space.num_classes} classes, but "
+                             f"SEGMAD_NUM_CLASSES says C = {num_classes}; make them agree (unset, "
+                             "SEGMAD_NUM_CLASSES follows SEGMAD_CLASSES)")
         return space
     from segmad.world.classes import CLASS_NAMES
 
