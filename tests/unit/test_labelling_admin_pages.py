@@ -68,8 +68,20 @@ def test_admin_opens_a_weak_campaign_over_m_from_the_form(app, client, catalog):
                          follow_redirects=True)
     assert b"opened weak campaign #1 over 3 images of round 1" in response.data
     (campaign,) = rows(app, campaigns)
-    assert campaign.n4 == 1 and json.loads(campaign.class_names) == ["class_1", "class_2", "class_3"]
+    # the round records no names: the defaults every round, export and release uses
+    assert campaign.n4 == 1 and json.loads(campaign.class_names) == ["class-1", "class-2", "class-3"]
     assert [i.prediction_key for i in rows(app, campaign_items)][0] == "pred/target/i0.png"
+
+
+def test_a_campaign_left_unnamed_takes_the_rounds_class_names(app, client, catalog):
+    catalog.start_round(2, "deeplab", "1", n3=2, n4=1, settings=RoundSettings(
+        num_classes=3, class_names=("cat", "dog", "cow"), competitors=(("other", "1"),)))
+    catalog.set_round_images(2, "candidates", ["i0", "i1"])
+    login(client, "admin")
+    post_form(client, "/admin/campaigns/weak", {"round": "2", "annotators": ["ann"], "n4": "", "test_size": "1",
+                                               "class_names": ""}, follow_redirects=True)
+    (campaign,) = rows(app, campaigns)
+    assert json.loads(campaign.class_names) == ["cat", "dog", "cow"]
 
 
 def test_a_refused_form_shows_why_and_opens_nothing(app, client, catalog):

@@ -71,7 +71,7 @@ def test_a_released_module_is_archived_with_the_spec_the_handler_reads(tmp_path)
     with zipfile.ZipFile(mar) as archive:
         sidecar = json.loads(archive.read("segmad_model.json"))
     assert mar == tmp_path / "target-v1.mar"
-    assert sidecar["input_size"] == [32, 32] and sidecar["class_names"] == ["background", "class_1", "class_2", "class_3"]
+    assert sidecar["input_size"] == [32, 32] and sidecar["class_names"] == ["background", "class-1", "class-2", "class-3"]
 
 
 def test_the_trainers_consumer_may_hold_a_poll_for_its_training(monkeypatch):

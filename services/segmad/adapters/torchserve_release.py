@@ -13,16 +13,17 @@ from segmad.ports.release import Release
 from segmad.ports.segmenter import ModelRef
 from segmad.adapters.torchserve_archive import ModelSpec, build_card_mar, build_mar
 from segmad.adapters.torchserve_management import Management
+from segmad.cards.labels import default_class_names
 
 if TYPE_CHECKING:  # torch is imported when a module is archived: the workers build this release and never do
     from torch import nn
 
 
 def segmad_spec(input_size: int, num_classes: int, class_names: list[str] | None = None) -> ModelSpec:
-    """The spec of a segmad model: square input, segmad's fixed mean/std, class names (default class_1..class_C)."""
+    """The spec of a segmad model: square input, segmad's fixed mean/std, class names (default class-1..class-C)."""
     from segmad.models import MEAN, STD
 
-    names = class_names or ["background"] + [f"class_{i}" for i in range(1, num_classes + 1)]
+    names = class_names or ["background", *default_class_names(num_classes)]
     return ModelSpec((input_size, input_size), tuple(float(v) for v in MEAN / 255.0),
                      tuple(float(v) for v in STD / 255.0), tuple(names))
 

@@ -94,6 +94,11 @@ def groups(table: np.ndarray, num_model_classes: int, num_run_classes: int) -> l
     return members
 
 
+def default_class_names(count: int) -> list[str]:
+    """The names of classes 1..C when nobody named them: class-1 … class-C (rounds, campaigns, exports, releases)."""
+    return [f"class-{k}" for k in range(1, count + 1)]
+
+
 def run_label_space(num_classes: int | None = None, names: str | None = None) -> LabelSpace:
     """The run's label space: SEGMAD_CLASSES (comma-separated, background first) or the world's first C+1."""
     names = os.environ.get("SEGMAD_CLASSES", "") if names is None else names
@@ -108,5 +113,5 @@ def run_label_space(num_classes: int | None = None, names: str | None = None) ->
 
     count = 8 if num_classes is None else num_classes
     if count > len(CLASS_NAMES) - 1:
-        return LabelSpace(("background", *(f"class-{c}" for c in range(1, count + 1))))
+        return LabelSpace(("background", *default_class_names(count)))
     return LabelSpace(tuple(CLASS_NAMES[: count + 1]))

@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from segmad.cards.labels import default_class_names
 from segmad.codec import decode_png
 from segmad.errors import InputError
 from segmad.labelling.exchange import accepted_masks
@@ -91,8 +92,8 @@ def load_round(ports, round_: int) -> RoundSet:
     images = ports.catalog.images_by_id(ids)
     sources = {i: images[i].source for i in ids}
     masks = _mask_keys(ports, round_, row.settings.campaigns.dense, ids)
-    return RoundSet(ports, round_, list(row.settings.class_names) or [f"class-{k}" for k in
-                                                                   range(1, (row.settings.num_classes or 0) + 1)],
+    return RoundSet(ports, round_, (list(row.settings.class_names)
+                                        or default_class_names(row.settings.num_classes or 0)),
                     (row.target, row.target_version), list(row.settings.competitors), M, S, T,
                     file_stems(sources), masks,
                     provenance(ports.catalog.load_heaps(round_), row.settings.mos, set(row.settings.out_of_domain),

@@ -11,6 +11,7 @@ import json
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
+from segmad.cards.labels import default_class_names
 from segmad.catalog import Catalog
 from segmad.labelling import campaigns, masks
 from segmad.labelling.accounts import list_annotators
@@ -55,13 +56,14 @@ def _int(name: str, default: int | None = None) -> int:
 
 
 def _class_names(round_row, text: str) -> list[str]:
-    """The names typed (comma-separated), or class_1..class_C from the round's C; Invalid if they disagree."""
+    """The names typed (comma-separated), or else the round's (class-1..class-C when it has none); Invalid if
+    they disagree with the round's C."""
     names = [name.strip() for name in text.split(",") if name.strip()]
     num_classes = round_row.settings.num_classes
     if not names and num_classes is None:
         raise Invalid(f"round {round_row.round} does not record its number of classes; type the class names")
     if not names:
-        return [f"class_{k}" for k in range(1, num_classes + 1)]
+        return list(round_row.settings.class_names) or default_class_names(num_classes)
     if num_classes is not None and len(names) != num_classes:
         raise Invalid(f"round {round_row.round} has {num_classes} classes, {len(names)} names were given")
     return names

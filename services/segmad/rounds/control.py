@@ -16,6 +16,7 @@ from segmad import events
 from segmad.ports.bus import ROUNDS
 from segmad.ports.segmenter import ModelRef
 from segmad.catalog.records import Campaigns, Round, RoundSettings
+from segmad.cards.labels import default_class_names
 from segmad.codec import encode_png
 from segmad.errors import InputError
 from segmad.labelling.palette import decode_label_map
@@ -56,7 +57,7 @@ def start(ports: Ports, round_: int, target: str, version: str | None, n3: int, 
     if not competitors:
         raise InputError("no competitor has a default version; publish competitors first")
     C = bounds.num_classes
-    names = list(class_names) if class_names else [f"class-{c}" for c in range(1, C + 1)]
+    names = list(class_names) if class_names else default_class_names(C)
     if len(names) != C:
         raise InputError(f"{len(names)} class names given for {C} classes")
     catalog.set_default_version(target, version)  # the inference worker predicts new images with it
