@@ -52,6 +52,21 @@ def test_load_reports_a_file_that_is_not_a_checkpoint(tmp_path):
         load(path)
 
 
+def test_a_torchscript_file_is_refused_with_the_way_to_add_it_and_no_warning(tmp_path):
+    import warnings
+
+    import torch
+
+    path = tmp_path / "deeplab.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit's own
+        torch.jit.save(torch.jit.trace(build("unet", num_classes=2).eval(), torch.zeros(1, 3, 32, 32)), str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "looks like a TorchScript archive" warning would fail here
+        with pytest.raises(InputError, match="a TorchScript module, not a segmad zoo checkpoint: add it with a model card"):
+            load(path)
+
+
 def test_load_reports_a_missing_checkpoint(tmp_path):
     with pytest.raises(InputError, match="no such checkpoint"):
         load(tmp_path / "fcn8s.pt")

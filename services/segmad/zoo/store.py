@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import torch
@@ -56,9 +57,21 @@ def summary(meta: dict) -> dict:
     return {k: meta.get(k) for k in ("arch", "role", "params", "train_seconds", "train_cpu_seconds", "t0_miou", "seed")}
 
 
+def _is_torchscript(path: Path) -> bool:
+    """Whether the file is a TorchScript archive: a zip holding the module's code/ and constants.pkl."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        inner = {name.partition("/")[2] for name in archive.namelist()}
+    return "constants.pkl" in inner and any(name.startswith("code/") for name in inner)
+
+
 def _read(path: Path) -> tuple[dict, dict]:
     if not Path(path).exists():
         raise InputError("no such checkpoint", path)
+    if _is_torchscript(path):  # torch.load would warn, then refuse it with weights_only
+        raise InputError("a TorchScript module, not a segmad zoo checkpoint: add it with a model card "
+                         "(format: torchscript; `segmad models add NAME --card FILE`)", path)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # unpickling errors vary by corruption; all mean "not a checkpoint"
