@@ -166,6 +166,11 @@ def test_models_add_checks_a_card_before_storing_anything(tmp_path, capsys, monk
         err = capsys.readouterr().err.strip()
         assert code == 2 and len(err.splitlines()) == 1, (file, err)
     assert not (tmp_path / "blobs").exists() or not any((tmp_path / "blobs").rglob("*.pt"))
+    many = {"format": "python", "entry": "tests.unit.card_models:quarter", "output": {"key": "logits"},
+            "classes": [f"thing{k}" for k in range(12)]}
+    (tmp_path / "many.json").write_text(json.dumps(many))
+    assert main(["models", "add", "m", "--card", str(tmp_path / "many.json"), "--role", "competitor"]) == 2
+    assert "(thing0, thing1, thing2, thing3, thing4, thing5, thing6, thing7, … (12 in all))" in capsys.readouterr().err
     good = {"format": "python", "entry": "tests.unit.card_models:quarter", "output": {"key": "logits"},
             "classes": ["background", "sun", "tile", "pyramid"]}
     (tmp_path / "good.json").write_text(json.dumps(good))
@@ -257,3 +262,14 @@ def test_an_image_a_cards_model_fails_on_leaves_the_pool_and_the_others_are_pred
             assert ports.catalog.prediction(image_id, "fcn8s", "v0") is not None
     finally:
         ports.close()
+
+
+def test_models_list_cuts_a_long_class_list_at_a_whole_name_and_says_how_many():
+    from segmad.commands.models import _names
+
+    assert _names(["void", "sun"]) == "void, sun"
+    assert _names("C = 8") == "C = 8"
+    names = [f"class-{k:03d}" for k in range(150)]
+    text = _names(names)
+    assert text.endswith(", … (150 in all)") and len(text) <= 60 + len(", … (150 in all)")
+    assert text.split(", …")[0].split(", ") == names[:5]

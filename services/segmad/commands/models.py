@@ -104,6 +104,21 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names(classes: str | list[str], width: int = 60) -> str:
+    """The classes column: whole names up to `width` characters, then how many there are in all."""
+    if isinstance(classes, str):
+        return classes
+    text = ", ".join(classes)
+    if len(text) <= width:
+        return text
+    shown = []
+    for name in classes:
+        if len(", ".join([*shown, name])) > width:
+            break
+        shown.append(name)
+    return ", ".join(shown) + f", … ({len(classes)} in all)"
+
+
 def _list_catalog(output: str) -> int:
     """The catalog's models: role, format, classes (the model's own), versions, the default marked."""
     from segmad import bootstrap
@@ -127,9 +142,8 @@ def _list_catalog(output: str) -> int:
         return 0
     print(f"{'name':<20} {'version':<8} {'default':<8} {'role':<11} {'format':<12} classes")
     for r in rows:
-        classes = r["classes"] if isinstance(r["classes"], str) else ", ".join(r["classes"])
         print(f"{r['name']:<20} {r['version']:<8} {'yes' if r['default'] else '':<8} {r['role']:<11} "
-              f"{r['format']:<12} {classes[:60]}")
+              f"{r['format']:<12} {_names(r['classes'])}")
     return 0
 
 

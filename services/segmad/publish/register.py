@@ -64,7 +64,9 @@ def check_card_model(model) -> None:
     from segmad.cards.card import CardError
 
     if model.card.classes and not model.space.mapped(model.card.classes, model.card.label_map):
-        raise CardError(f"none of the model's classes ({', '.join(model.card.classes[:8])}) maps onto the run's "
+        names = model.card.classes
+        shown = ", ".join(names[:8]) + (f", … ({len(names)} in all)" if len(names) > 8 else "")
+        raise CardError(f"none of the model's classes ({shown}) maps onto the run's "
                         f"label space ({', '.join(model.space.names)}): set label_map in the card, or SEGMAD_CLASSES")
     rng = np.random.default_rng(0)
     probes = [rng.integers(0, 256, (61, 97, 3), dtype=np.uint8), rng.integers(0, 256, (80, 64, 3), dtype=np.uint8)]
