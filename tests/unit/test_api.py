@@ -85,7 +85,7 @@ def test_maps_of_different_shapes_are_an_input_error(case):
 def test_a_class_above_num_classes_is_an_input_error(case):
     maps = case["maps"]
     bad = dict(maps["mine"], img5=np.full((8, 8), C + 1, np.uint8))
-    with pytest.raises(InputError, match=r"target\['img5'\].*class id 4"):
+    with pytest.raises(InputError, match=r"target\['img5'\].*class id 4 is above C = 3 \(--num-classes; num_classes= in Python\)"):
         segmad.select(target=bad, competitors={"g1": maps["g1"]}, train_masks=case["train"], num_classes=C, n3=2)
 
 

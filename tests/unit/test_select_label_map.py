@@ -52,3 +52,29 @@ def test_mapped_maps_mine_as_if_they_were_made_in_the_runs_space(tmp_path, capsy
     (tmp_path / "bad.json").write_text(json.dumps(spec))
     assert main(argv + ["--label-map", str(tmp_path / "bad.json")]) == 2
     assert "nobody" in capsys.readouterr().err
+
+
+def test_an_id_beyond_the_classes_a_label_map_lists_is_refused_and_255_is_not(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    root = tmp_path / "predictions"
+    maps = {"target": _maps(rng, 6, [0, 1, 2]), "theirs": _maps(rng, 6, [0, 1, 3, 255])}
+    for model, by_id in maps.items():
+        (root / model).mkdir(parents=True)
+        for image_id, label_map in by_id.items():
+            (root / model / f"{image_id}.png").write_bytes(encode_png(label_map))
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "m.png").write_bytes(encode_png(_maps(rng, 1, [0, 1, 2])["img-000"]))
+    spec = {"classes": list(RUN.names), "models": {"theirs": {"classes": THEIRS, "label_map": {"human": "person"}}}}
+    (tmp_path / "map.json").write_text(json.dumps(spec))
+    argv = ["select", "--predictions", str(root), "--target", "target", "--train-masks", str(tmp_path / "train"),
+            "--num-classes", "2", "--n3", "3", "--out", str(tmp_path / "m.json"), "--label-map", str(tmp_path / "map.json")]
+    assert main(argv) == 0  # ids 0..3 are their four classes; 255 is ignore
+    bad = maps["theirs"]["img-004"].copy()
+    bad[3, 5] = 7  # they list 4 classes: 7 is none of them (unmapped, it would vanish into 255)
+    (root / "theirs" / "img-004.png").write_bytes(encode_png(bad))
+    (tmp_path / "m.json").unlink()
+    capsys.readouterr()
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "img-004.png" in line and "class id 7 is beyond the 4 classes --label-map lists for 'theirs'" in line
+    assert not (tmp_path / "m.json").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from segmad.errors import InputError
-from segmad.offline.maps import list_pngs
+from segmad.offline.maps import BEYOND, list_pngs
 from segmad.offline.scan import ImageTask
 
 
@@ -70,7 +70,8 @@ def discover(root: Path, target: str) -> PredictionFolders:
 
 def label_tables(spec: dict, folders: PredictionFolders, num_classes: int) -> dict[str, bytes]:
     """Lookup tables of the models a `--label-map` file names: {"classes": the run's C+1 names,
-    "models": {model: {"classes": its names in index order, "label_map": {its class: run class or null}}}}."""
+    "models": {model: {"classes": its names in index order, "label_map": {its class: run class or null}}}}.
+    An id a model's map holds beyond its classes (other than 255, ignore) maps to BEYOND: an input error."""
     from segmad.cards.labels import LabelSpace
 
     if not isinstance(spec, dict) or not isinstance(spec.get("classes"), list) or not isinstance(spec.get("models"), dict):
@@ -92,5 +93,7 @@ def label_tables(spec: dict, folders: PredictionFolders, num_classes: int) -> di
         table = space.lookup([str(c) for c in entry["classes"]], label_map)
         if len(entry["classes"]) < 255 and (table[: len(entry["classes"])] == 255).all():
             raise InputError(f"--label-map: none of {model!r}'s classes maps onto the run's")
+        if num_classes < BEYOND:
+            table[len(entry["classes"]):255] = BEYOND
         tables[model] = table.tobytes()
     return tables

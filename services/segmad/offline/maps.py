@@ -33,6 +33,11 @@ def list_pngs(folder: Path) -> dict[str, str]:
     return names
 
 
+# What a --label-map table gives an id beyond the model's class list (other than 255), so that the scan's
+# check of the mapped labels finds it at no cost (runs of C < 254; at C = 254 every id is a class).
+BEYOND = 254
+
+
 def read_label_map(path: str | Path) -> np.ndarray:
     """The (H, W) uint8 labels of a single-channel PNG (`L`, or `P` read as palette indices)."""
     try:
@@ -54,5 +59,6 @@ def check_labels(counts: np.ndarray, num_classes: int, path: str | Path) -> np.n
     """The map's label counts as given, after checking that every label is 0..C or 255 (ignore)."""
     unknown = np.flatnonzero(counts[num_classes + 1 : IGNORE]) + num_classes + 1
     if unknown.size:
-        raise InputError(f"class id {int(unknown[0])} is above --num-classes {num_classes} (and is not 255)", path)
+        raise InputError(f"class id {int(unknown[0])} is above C = {num_classes} (--num-classes; num_classes= in "
+                         "Python) and is not 255 (ignore)", path)
     return counts

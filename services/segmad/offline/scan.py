@@ -22,7 +22,8 @@ import numpy as np
 
 from segmad.errors import InputError
 from segmad.mad.distance import discrepancy_and_counts
-from segmad.offline.maps import check_labels, checked_counts, read_label_map
+from segmad.mad.distance import label_counts
+from segmad.offline.maps import BEYOND, check_labels, checked_counts, read_label_map
 
 CHUNK = 16  # items per task a helper gets: one round trip (pickles, queues, futures) per 16 images, not per image
 IN_FLIGHT_PER_HELPER = 2  # tasks queued per helper process: enough to hide the round trip, a short tail
@@ -71,6 +72,17 @@ def _fractions(counts: np.ndarray, num_classes: int, pixels: int) -> np.ndarray:
     return counts[: num_classes + 1] / float(pixels)
 
 
+def _check_mapped(counts: np.ndarray, name: str, path: str, tables: dict, num_classes: int) -> None:
+    """InputError when a mapped model's map holds an id beyond the classes its --label-map entry lists."""
+    if name not in tables or num_classes >= BEYOND or not counts[BEYOND]:
+        return
+    listed = int(np.argmax(tables[name] == BEYOND))
+    raw = read_label_map(path)  # only on the way to the error: which id it was
+    found = int(raw[(raw >= listed) & (raw != 255)].min())
+    raise InputError(f"class id {found} is beyond the {listed} classes --label-map lists for {name!r} "
+                     "and is not 255 (ignore)", path)
+
+
 def score_image(task: ImageTask) -> ImageScore:
     """Decode and check one image's maps, then its class fractions and distance to each competitor."""
     started = perf_counter()
@@ -90,11 +102,14 @@ def score_image(task: ImageTask) -> ImageScore:
                 f"{target.shape[1]}x{target.shape[0]} ({task.target_path})",
                 path,
             )
-    target_counts = checked_counts(target, task.num_classes, task.target_path)
+    target_counts = label_counts(target)
+    _check_mapped(target_counts, task.target, task.target_path, tables, task.num_classes)
+    check_labels(target_counts, task.num_classes, task.target_path)
     scores = []
     for name, path, label_map in competitors:
         # a competitor's map mostly agrees with the target's: counting only where they differ is cheaper
         distance, counts = discrepancy_and_counts(target, label_map, target_counts)
+        _check_mapped(counts, name, path, tables, task.num_classes)
         check_labels(counts, task.num_classes, path)
         scores.append(CompetitorScore(name, distance, _fractions(counts, task.num_classes, label_map.size)))
     return ImageScore(
