@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from segmad.cli import main
-from segmad.codec import decode_png, encode_png
+from segmad.codec import decode_png
 from segmad.errors import InputError
 from segmad.exchange.brush import decode_mask, encode_mask
 from segmad.exchange.import_masks import import_masks
@@ -188,3 +188,10 @@ def test_the_command_imports_a_cvat_zip_on_the_configured_ports(root, tmp_path, 
     assert json.loads(capsys.readouterr().out)["imported"] == sorted(wanted)
     assert main(["import", "1", "--format", "cvat", str(archive), "--as", "boss"]) == 2  # awaiting review now
     assert "waiting for review" in capsys.readouterr().err
+
+
+def test_a_source_that_does_not_exist_is_named_in_one_line(root, tmp_path, capsys):
+    selected_round(root).close()
+    missing = tmp_path / "nofile.zip"
+    assert main(["import", "1", "--format", "cvat", str(missing), "--as", "boss"]) == 2
+    assert capsys.readouterr().err == f"segmad import: error: {missing}: no such file or folder\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -102,3 +104,44 @@ def test_maps_that_do_not_fit_are_refused_with_one_line(env, capsys):
     assert main(["predictions", "import", str(env / "labels"), "--model", "m3", "--role", "competitor",
                  "--classes", "a,b", "--label-map", "zz=person"]) == 2
     assert "not in --classes" in capsys.readouterr().err
+
+
+def test_an_error_is_the_only_line_on_stderr_when_it_is_not_a_terminal(env, capsys):
+    bad = write_maps(env / "bad")
+    (bad / "photo_11.png").write_bytes(encode_png(np.zeros((10, 10), np.uint8)))  # checked last
+    assert main(["predictions", "import", str(bad), "--model", "m", "--role", "competitor"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\r" not in err and err.startswith("segmad predictions: error: ")
+
+
+def test_no_progress_keeps_the_bars_off_a_terminal(env, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    maps = write_maps(env / "maps")
+    assert main(["predictions", "import", str(maps), "--model", "m", "--role", "competitor", "--no-progress"]) == 0
+    assert capsys.readouterr().err == "segmad predictions: 12 new maps of m@v0 (12 in all)\n"
+
+
+def test_a_map_named_by_a_stem_two_images_share_is_ambiguous_not_unmatched(env, capsys):
+    more = env / "more"
+    more.mkdir()
+    h, w = SIZES[0]
+    (more / "photo_00.png").write_bytes(encode_png(np.full((h, w, 3), 7, np.uint8)))  # another photo, same stem
+    assert main(["ingest", str(more)]) == 0
+    maps = write_maps(env / "maps")
+    assert main(["predictions", "import", str(maps), "--model", "m", "--role", "competitor"]) == 0
+    err = capsys.readouterr().err
+    from segmad import bootstrap
+
+    ports = bootstrap.build()
+    try:
+        twins = sorted(i for i, r in ports.catalog.images_by_id(ports.catalog.image_ids()).items()
+                       if r.source.endswith("photo_00.png"))
+    finally:
+        ports.close()
+    assert len(twins) == 2
+    assert "11 new maps" in err and "match no image" not in err
+    assert f"1 files match several images (ingested from files of the same name), e.g. photo_00.png could be " \
+           f"{twins[0]} or {twins[1]}: name such a map by its image id" in err
+    (maps / "photo_00.png").rename(maps / f"{twins[1]}.png")  # as the message says
+    assert main(["predictions", "import", str(maps), "--model", "m", "--role", "competitor"]) == 0
+    assert capsys.readouterr().err == "segmad predictions: 1 new maps of m@v0 (12 in all)\n"

@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp.add_argument("--label-map", metavar="A=B,...", help="model class = run class (empty: ignore); "
                                                               "by default classes map by name")
     imp.add_argument("--no-default", action="store_true", help="do not make it the version new rounds use")
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar (none when stderr is not a terminal)")
 
 
 def _pairs(text: str | None) -> dict[str, str | None]:
@@ -70,10 +71,21 @@ def _import(args: argparse.Namespace) -> int:
     ports = bootstrap.build()
     try:
         result = import_predictions(ports, args.folder, args.model, args.version, args.role, space, classes,
-                                    label_map, not args.no_default, progress=True)
+                                    label_map, not args.no_default,
+                                    progress=not args.no_progress and sys.stderr.isatty())
     finally:
         ports.close()
     print(f"segmad predictions: {result['imported']} new maps of {result['model']} ({result['maps']} in all)"
           + (f"; {len(result['unmatched'])} files match no image, e.g. {result['unmatched'][0]}"
-             if result["unmatched"] else ""), file=sys.stderr)
+             if result["unmatched"] else "") + _ambiguous(result["ambiguous"]), file=sys.stderr)
     return 0
+
+
+def _ambiguous(ambiguous: dict[str, list[str]]) -> str:
+    """The summary's clause for maps named by a file stem several images share ("" if none)."""
+    if not ambiguous:
+        return ""
+    name, image_ids = next(iter(ambiguous.items()))
+    return (f"; {len(ambiguous)} files match several images (ingested from files of the same name), "
+            f"e.g. {name} could be {' or '.join(image_ids)}: name such a map by its image id, "
+            f"e.g. {image_ids[0]}.png")

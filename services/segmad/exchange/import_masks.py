@@ -23,6 +23,8 @@ def import_masks(ports, round_: int, format: str, source: Path, admin: str) -> d
     {"imported": [image ids], "unmatched": [file stems]}."""
     if format not in READERS:
         raise InputError(f"unknown format {format!r}; choose one of {', '.join(READERS)}")
+    if not Path(source).exists():
+        raise InputError("no such file or folder", source)
     row = ports.catalog.round(round_)
     if row is None:
         raise InputError(f"no round {round_}")

@@ -34,7 +34,8 @@ def import_predictions(ports: Ports, folder: Path, name: str, version: str, role
                        model_classes: Sequence[str] | None = None, label_map: Mapping[str, str | None] | None = None,
                        make_default: bool = True, progress: bool = False) -> dict:
     """Import folder/*.png as NAME@VERSION's maps (again: only the images it lacks);
-    {"model", "imported": new maps, "maps": its maps in all, "unmatched": file names no image has}."""
+    {"model", "imported": new maps, "maps": its maps in all, "unmatched": file names no image has,
+    "ambiguous": {file name: the image ids whose ingested files share its stem}}."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"no such folder: {folder}")
@@ -47,13 +48,16 @@ def import_predictions(ports: Ports, folder: Path, name: str, version: str, role
         raise InputError(f"none of the classes ({', '.join(classes[:8])}) maps onto the run's label space "
                          f"({', '.join(space.names)})")
     images = ports.catalog.images_by_id(ports.catalog.image_ids())
-    by_stem = {i: i for i in images} | {stem: i for i, stem in file_stems({i: r.source for i, r in images.items()}).items()}
+    sources = {i: r.source for i, r in images.items()}
+    by_stem = {i: i for i in images} | {stem: i for i, stem in file_stems(sources).items()}
+    shared = _shared_stems(sources)
     known = ports.catalog.model_version(name, version)
     if known is not None and known.arch != IMPORTED:
         raise InputError(f"{name}@{version} is a model segmad runs ({known.arch}); import under another version")
     done = {p.image_id for p in ports.catalog.predictions_for_model_version(name, version)} if known else set()
     matched = {stem: by_stem[stem] for stem in files if stem in by_stem and by_stem[stem] not in done}
-    unmatched = [files[stem].name for stem in files if stem not in by_stem]
+    ambiguous = {files[stem].name: shared[stem] for stem in files if stem not in by_stem and stem in shared}
+    unmatched = [files[stem].name for stem in files if stem not in by_stem and stem not in shared]
     # Every map is checked before anything is stored: a refused import leaves the catalog as it was.
     for stem, image_id in tqdm(matched.items(), desc=f"check {name}@{version}", unit="map", disable=not progress,
                                leave=False):
@@ -75,7 +79,19 @@ def import_predictions(ports: Ports, folder: Path, name: str, version: str, role
     if make_default:
         ports.catalog.set_default_version(name, version)
     return {"model": f"{name}@{version}", "imported": len(matched), "maps": len(done) + len(matched),
-            "unmatched": unmatched}
+            "unmatched": unmatched, "ambiguous": ambiguous}
+
+
+def _shared_stems(sources: dict[str, str]) -> dict[str, list[str]]:
+    """File stem -> the sorted ids of the two or more images ingested from files of that stem.
+
+    `file_stems` gives such images "<stem>-<id>" instead, so a map named by the bare stem could be any
+    of them: it is reported, not guessed.
+    """
+    images_of: dict[str, list[str]] = {}
+    for image_id, source in sources.items():
+        images_of.setdefault(file_stems({image_id: source})[image_id], []).append(image_id)
+    return {stem: sorted(ids) for stem, ids in images_of.items() if len(ids) > 1}
 
 
 def _checked(path: Path, image, num_model_classes: int) -> np.ndarray:
