@@ -69,10 +69,35 @@ def test_the_text_summary_lists_reasons(data_dir, tmp_path, capsys):
     assert "too-small: 40x40 has a side under 64" in out.err
 
 
-def test_limits_that_contradict_each_other_are_a_user_error(data_dir, tmp_path, capsys):
+def test_limits_that_contradict_each_other_are_a_user_error_naming_the_options(data_dir, tmp_path, capsys):
     (tmp_path / "a.png").write_bytes(b"")
     assert ingest(tmp_path / "a.png", "--min-side", "100", "--max-side", "50") == 2
-    assert "min_side must not exceed max_side" in capsys.readouterr().err
+    assert capsys.readouterr().err == "segmad ingest: error: --min-side must not exceed --max-side (100 > 50)\n"
+
+
+@pytest.mark.parametrize(("env", "args", "message"), [
+    ({}, ["--max-pixels", "-3"], "--max-pixels must be at least 1, got -3"),
+    ({"SEGMAD_INGEST_MAX_BYTES": "0"}, [], "SEGMAD_INGEST_MAX_BYTES must be at least 1, got 0"),
+    ({"SEGMAD_INGEST_MIN_SIDE": "100", "SEGMAD_INGEST_MAX_SIDE": "50"}, [],
+     "SEGMAD_INGEST_MIN_SIDE must not exceed SEGMAD_INGEST_MAX_SIDE (100 > 50)"),
+    ({"SEGMAD_INGEST_MIN_SIDE": "100"}, ["--max-side", "50"], "SEGMAD_INGEST_MIN_SIDE must not exceed --max-side (100 > 50)"),
+    ({}, ["--max-side", "20"], "--min-side must not exceed --max-side (32 > 20)"),  # a default is named by its option
+    ({"SEGMAD_INGEST_MIN_SIDE": "abc"}, [], "SEGMAD_INGEST_MIN_SIDE must be an integer, got 'abc'"),
+])
+def test_a_bad_limit_is_one_line_naming_the_option_or_variable_that_set_it(
+        data_dir, tmp_path, capsys, monkeypatch, env, args, message):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert ingest(tmp_path, *args) == 2
+    assert capsys.readouterr().err == f"segmad ingest: error: {message}\n"
+
+
+def test_an_option_overrides_a_contradictory_environment(data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SEGMAD_INGEST_MIN_SIDE", "64")
+    monkeypatch.setenv("SEGMAD_INGEST_MAX_SIDE", "50")
+    (tmp_path / "a.png").write_bytes(encode(halves(40, 40), "PNG"))
+    assert ingest(tmp_path / "a.png", "--max-side", "100") == 1
+    assert "too-small: 40x40 has a side under 64" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("timeout", ["0", "-1", "nan"])

@@ -39,6 +39,29 @@ def test_a_huge_png_header_is_refused_from_the_header_by_the_limit():
     assert refused.value.code == "decompression-bomb"
 
 
+def test_a_bomb_over_pillows_threshold_is_refused_under_max_pixels_from_the_header():
+    # Over twice Pillow's limit Pillow refuses it from the header; the reason is said in segmad's --max-pixels.
+    # The file holds no pixels: a decode would call it corrupt, so this reason comes from the header alone.
+    with pytest.raises(Rejected) as refused:
+        normalise(png_header(20_000, 20_000))
+    assert Limits().max_pixels == 64_000_000
+    assert (refused.value.code, refused.value.detail) == ("decompression-bomb", "400000000 pixels is over 64000000 pixels")
+
+
+def test_a_bomb_under_twice_pillows_limit_leaves_no_warning_on_stderr(tmp_path):
+    # In a process of its own: this suite turns every warning into an error, a user's process does not.
+    import subprocess
+    import sys
+
+    (tmp_path / "bomb.png").write_bytes(png_header(10_000, 10_000))
+    code = ("import sys\nfrom segmad.ingestion.normalise import Rejected, normalise\n"
+            "try:\n    normalise(open(sys.argv[1], 'rb').read())\nexcept Rejected as why:\n    print(why)\n")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "bomb.png")], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert run.stdout.strip() == "decompression-bomb: 10000x10000 is over 64000000 pixels"
+    assert run.stderr == ""  # Pillow's DecompressionBombWarning would print two lines here
+
+
 def test_a_bomb_is_refused_even_when_the_limit_allows_it():
     with pytest.raises(Rejected, match="decompression-bomb"):
         normalise(png_header(30_000, 30_000), Limits(max_pixels=10**10, max_side=10**6))

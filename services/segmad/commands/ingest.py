@@ -9,17 +9,24 @@ from segmad import bootstrap
 from segmad.errors import InputError
 from segmad.ingestion.batch import Summary, ingest_all
 from segmad.ingestion.bucket import open_existing_bucket
-from segmad.ingestion.limits import Limits, limits_from_env
+from segmad.ingestion.limits import Limits, checked_limits, env_name, env_values
 from segmad.ingestion.sources import inputs
+
+_FIELDS = ("min_side", "max_side", "max_pixels", "max_bytes")
+
+
+def _option(field: str) -> str:
+    """The option that sets a limit: min_side -> --min-side."""
+    return f"--{field.replace('_', '-')}"
 
 
 def add_arguments(parser) -> None:
     """SRC [--min-side N] [--max-side N] [--max-pixels N] [--max-bytes N] [--timeout S] [--format F]."""
     parser.add_argument("source", metavar="SRC",
                         help="a folder (recursive), an image file, a text file of http(s) URLs, or s3://bucket/prefix")
-    for name in ("min_side", "max_side", "max_pixels", "max_bytes"):
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int, default=None,
-                            help=f"default {getattr(Limits(), name)} (or SEGMAD_INGEST_{name.upper()})")
+    for name in _FIELDS:
+        parser.add_argument(_option(name), dest=name, type=int, default=None,
+                            help=f"default {getattr(Limits(), name)} (or {env_name(name)})")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="seconds in all to fetch one URL, body included (default 10)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
@@ -27,10 +34,15 @@ def add_arguments(parser) -> None:
 
 
 def _limits(args) -> Limits:
-    given = {name: getattr(args, name) for name in ("min_side", "max_side", "max_pixels", "max_bytes")}
-    base = limits_from_env()
+    """SEGMAD_INGEST_* overridden by the options; InputError naming the option or variable the bad value came from."""
     try:
-        return Limits(**{**base.__dict__, **{k: v for k, v in given.items() if v is not None}})
+        from_env = env_values()
+        given = {name: getattr(args, name) for name in _FIELDS if getattr(args, name) is not None}
+
+        def named(field: str) -> str:  # a default is named by its option: that is where the user would change it
+            return env_name(field) if field in from_env and field not in given else _option(field)
+
+        return checked_limits({**from_env, **given}, named)
     except ValueError as error:
         raise InputError(str(error)) from None
 

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
 from PIL import Image
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a limit: min_side -> SEGMAD_INGEST_MIN_SIDE."""
+    return f"SEGMAD_INGEST_{field.upper()}"
+
+
+def _check(values: Mapping[str, int], label: Callable[[str], str] = str) -> None:
+    """ValueError if `values` cannot be limits, naming each field at fault as `label` spells it for the user."""
+    for name, value in values.items():
+        if value < 1:
+            raise ValueError(f"{label(name)} must be at least 1, got {value}")
+    if values["min_side"] > values["max_side"]:
+        raise ValueError(f"{label('min_side')} must not exceed {label('max_side')}"
+                         f" ({values['min_side']} > {values['max_side']})")
 
 
 @dataclass(frozen=True)
@@ -19,15 +35,28 @@ class Limits:
     max_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self):
-        for f in fields(self):
-            if getattr(self, f.name) < 1:
-                raise ValueError(f"{f.name} must be at least 1")
-        if self.min_side > self.max_side:
-            raise ValueError("min_side must not exceed max_side")
+        _check(self.__dict__)
 
 
-def limits_from_env(environ=os.environ) -> Limits:
+def checked_limits(values: Mapping[str, int], label: Callable[[str], str]) -> Limits:
+    """Limits with `values` over the defaults; ValueError naming a field at fault as `label` spells it."""
+    merged = {**Limits().__dict__, **values}
+    _check(merged, label)
+    return Limits(**merged)
+
+
+def env_values(environ: Mapping[str, str] = os.environ) -> dict[str, int]:
+    """The limits set as SEGMAD_INGEST_<FIELD> in `environ`, by field; ValueError naming one that is not an integer."""
+    given = {}
+    for f in fields(Limits):
+        if (text := environ.get(env_name(f.name))) is not None:
+            try:
+                given[f.name] = int(text)
+            except ValueError:
+                raise ValueError(f"{env_name(f.name)} must be an integer, got {text!r}") from None
+    return given
+
+
+def limits_from_env(environ: Mapping[str, str] = os.environ) -> Limits:
     """Limits with any SEGMAD_INGEST_MIN_SIDE, _MAX_SIDE, _MAX_PIXELS, _MAX_BYTES set in the environment."""
-    given = {f.name: int(environ[f"SEGMAD_INGEST_{f.name.upper()}"])
-             for f in fields(Limits) if f"SEGMAD_INGEST_{f.name.upper()}" in environ}
-    return Limits(**given)
+    return checked_limits(env_values(environ), env_name)

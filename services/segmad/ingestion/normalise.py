@@ -12,6 +12,8 @@ be encoded without another full-size copy as an array.
 from __future__ import annotations
 
 import io
+import re
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -19,6 +21,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from segmad.ingestion.limits import Limits
 
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+# Every image's size is checked against segmad's own --max-pixels as soon as its header is read, so
+# Pillow's warning for sizes between its limit and twice that would only add a stray line to stderr.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
@@ -39,14 +44,22 @@ def _check_size(width: int, height: int, limits: Limits) -> None:
         raise Rejected("too-large", f"{width}x{height} has a side over {limits.max_side}")
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, limits: Limits) -> Image.Image:
     """Open from the header only (Pillow decodes pixels lazily)."""
     try:
         return Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise Rejected("not-an-image", "no image format recognises these bytes") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise Rejected("decompression-bomb", str(error)) from None
+        # Pillow refuses twice its own limit from the header, before segmad sees the size: say it in
+        # segmad's terms (--max-pixels), or Pillow's where a raised --max-pixels let it through.
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        if found is None:
+            raise Rejected("decompression-bomb", str(error)) from None
+        pixels = int(found.group(1))
+        limit = (f"{limits.max_pixels} pixels" if pixels > limits.max_pixels
+                 else f"Pillow's own limit ({2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels)")
+        raise Rejected("decompression-bomb", f"{pixels} pixels is over {limit}") from None
     except Exception as error:  # a damaged header can make a Pillow plugin raise almost anything
         raise Rejected("corrupt", f"{type(error).__name__}: {error}") from None
 
@@ -71,13 +84,13 @@ def normalised_image(data: bytes, limits: Limits = Limits()) -> Image.Image:
         raise Rejected("empty", "zero bytes")
     if len(data) > limits.max_bytes:
         raise Rejected("file-too-large", f"{len(data)} bytes is over {limits.max_bytes}")
-    with _open(data) as picture:
+    with _open(data, limits) as picture:
         _check_size(*picture.size, limits)  # from the header: a bomb is refused before any pixel is allocated
         try:
             picture.verify()  # structure and checksums, without decoding
         except Exception as error:  # as above, for the structure after the header
             raise Rejected("corrupt", f"{type(error).__name__}: {error}") from None
-    picture = _open(data)  # not closed here: closing would drop the pixels an RGB file hands on as is
+    picture = _open(data, limits)  # not closed here: closing would drop the pixels an RGB file hands on as is
     try:
         picture.seek(0)  # an animation keeps its first frame
         picture.load()
