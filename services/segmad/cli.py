@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -53,6 +54,19 @@ def missing_extra(error: ModuleNotFoundError) -> str | None:
             f"pip install 'segmad[{EXTRAS[top]}]' (or 'segmad[all]' for every command)")
 
 
+# A path the user gave that cannot be used as asked: a user error, said in one line, whichever command met it.
+PATH_ERRORS = (errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM, errno.EEXIST, errno.ENOSPC,
+               errno.EROFS, errno.ENAMETOOLONG)
+
+
+def path_problem(error: OSError) -> str | None:
+    """One line for an OSError about a named path (a file where a folder is needed, no permission, a full disk);
+    None for any other OSError (a network error, say), which the command must handle itself."""
+    if error.filename is None or error.errno not in PATH_ERRORS:
+        return None
+    return f"{error.filename}: {error.strerror}"
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """A parser whose chosen subcommand (argv[0]) is fully built; the others only listed."""
     parser = argparse.ArgumentParser(
@@ -90,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ModuleNotFoundError as error:  # imported on the way (an option's reader, a model's framework)
         if (why := missing_extra(error)) is None:
+            raise
+        print(f"segmad {args.command}: error: {why}", file=sys.stderr)
+        return 2
+    except OSError as error:  # e.g. --out naming a file where a folder goes, or a folder where a file goes
+        if (why := path_problem(error)) is None:
             raise
         print(f"segmad {args.command}: error: {why}", file=sys.stderr)
         return 2

@@ -46,3 +46,19 @@ def test_any_other_missing_module_is_not_hidden(monkeypatch):
                           "def run(args):\n    import segmad_no_such_module\n")
     with pytest.raises(ModuleNotFoundError, match="segmad_no_such_module"):
         cli.main(["probe"])
+
+
+def test_a_path_that_cannot_be_used_as_asked_is_one_line(monkeypatch, capsys, tmp_path):
+    (tmp_path / "img.jpg").write_bytes(b"\xff\xd8")
+    _command(monkeypatch, "from pathlib import Path\ndef add_arguments(parser): parser.add_argument('out')\n"
+                          "def run(args):\n    Path(args.out).mkdir(parents=True)\n")
+    assert cli.main(["probe", str(tmp_path / "img.jpg" / "sub")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"segmad probe: error: {tmp_path / 'img.jpg' / 'sub'}: Not a directory"
+
+
+def test_an_os_error_about_no_path_is_not_hidden(monkeypatch):
+    _command(monkeypatch, "def add_arguments(parser): pass\n"
+                          "def run(args):\n    raise ConnectionRefusedError(111, 'Connection refused')\n")
+    with pytest.raises(ConnectionRefusedError):
+        cli.main(["probe"])

@@ -7,7 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from segmad.cards.labels import LabelSpace
 from segmad.cli import main
+from segmad.errors import InputError
 from segmad.codec import decode_png, encode_png
 from segmad.mad import SizeBounds
 from segmad.pipeline.keys import prediction_key
@@ -145,3 +147,23 @@ def test_a_map_named_by_a_stem_two_images_share_is_ambiguous_not_unmatched(env, 
     (maps / "photo_00.png").rename(maps / f"{twins[1]}.png")  # as the message says
     assert main(["predictions", "import", str(maps), "--model", "m", "--role", "competitor"]) == 0
     assert capsys.readouterr().err == "segmad predictions: 1 new maps of m@v0 (12 in all)\n"
+
+
+@pytest.mark.parametrize("option, value", [("--model", "bad name"), ("--model", ""), ("--version", "a/b")])
+def test_a_name_that_cannot_be_a_blob_key_is_refused_before_anything_is_stored(env, capsys, option, value):
+    maps = write_maps(env / "maps")
+    argv = ["predictions", "import", str(maps), "--model", "m", "--role", "competitor", option, value]
+    with pytest.raises(SystemExit) as stopped:  # argparse's own refusal: usage, then the reason
+        main(argv)
+    assert stopped.value.code == 2
+    assert "letters, digits, '.', '_' or '-'" in capsys.readouterr().err.strip().splitlines()[-1]
+    from segmad import bootstrap
+    from segmad.exchange.predictions import import_predictions
+
+    ports = bootstrap.build()
+    try:  # the library refuses it too, before the catalog holds the model
+        with pytest.raises(InputError, match="letters, digits"):
+            import_predictions(ports, maps, "bad name", "v0", "competitor", LabelSpace(("background", "person", "dog")))
+        assert [v.name for v in ports.catalog.model_versions()] == []
+    finally:
+        ports.close()

@@ -10,6 +10,7 @@ import requests
 
 from segmad import settings
 from segmad.adapters.torchserve import split_url
+from segmad.commands import model_name
 from segmad.errors import InputError
 from segmad.adapters.torchserve_management import Management, ManagementError
 
@@ -19,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--torchserve", metavar="URL", help="inference URL (default SEGMAD_TORCHSERVE_URL)")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     pub = sub.add_parser("publish", help="archive a model as a .mar in the model store and register it")
-    pub.add_argument("name")
-    pub.add_argument("--version", help="default: one more than the highest registered integer version")
+    pub.add_argument("name", type=model_name)
+    pub.add_argument("--version", type=model_name, help="default: one more than the highest registered integer version")
     source = pub.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="a segmad zoo checkpoint (.pt)")
     source.add_argument("--torchscript", type=Path, help="a TorchScript module: normalised (N,3,H,W) -> logits")
@@ -35,14 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pub.add_argument("--set-default", action="store_true", help="make this version the default")
     add = sub.add_parser("add", help="make a model a version the rounds use: blob store, catalog, "
                                      "and TorchServe when SEGMAD_TORCHSERVE_URL is set")
-    add.add_argument("name", help="the target is usually called `target`; competitors by their architecture")
+    add.add_argument("name", type=model_name,
+                     help="the target is usually called `target`; competitors by their architecture")
     model = add.add_mutually_exclusive_group(required=True)
     model.add_argument("--card", type=Path, help="a model card (.yaml/.json: TorchScript, ONNX or Python model; "
                                                  "see README, Your own models); checked on probe images first")
     model.add_argument("--checkpoint", type=Path, help="a segmad checkpoint (`segmad zoo` format)")
     add.add_argument("--role", choices=("target", "competitor"), help="required with --checkpoint; "
                                                                         "a card may say it")
-    add.add_argument("--version", default="v0", help="default v0 (the trainer names round N's version vN)")
+    add.add_argument("--version", type=model_name, default="v0",
+                     help="default v0 (the trainer names round N's version vN)")
     add.add_argument("--no-default", action="store_true", help="do not make it the version new rounds use")
     listing = sub.add_parser("list", help="show the models and versions: the catalog's, or TorchServe's with --torchserve")
     listing.add_argument("--served", action="store_true", help="TorchServe's registrations (batch size, workers) "

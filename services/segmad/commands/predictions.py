@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from segmad import bootstrap
+from segmad.commands import model_name
 from segmad.errors import InputError
 from segmad.rounds import control
 
@@ -23,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     imp = sub.add_parser("import", help="bring DIR/<image>.png maps made elsewhere into the catalog as NAME@VERSION")
     imp.add_argument("folder", type=Path, metavar="DIR", help="one 8-bit PNG per image, named by image id or by "
                                                                "the stem of the file it was ingested from")
-    imp.add_argument("--model", required=True, metavar="NAME")
-    imp.add_argument("--version", default="v0", help="default v0")
+    imp.add_argument("--model", type=model_name, required=True, metavar="NAME")
+    imp.add_argument("--version", type=model_name, default="v0", help="default v0")
     imp.add_argument("--role", choices=("target", "competitor"), required=True)
     imp.add_argument("--classes", metavar="A,B,...", help="the model's classes, index 0 first (default: the run's, "
                                                            "SEGMAD_CLASSES)")

@@ -23,7 +23,7 @@ from segmad.codec import decode_png, encode_png
 from segmad.errors import InputError
 from segmad.exchange.round_set import file_stems
 from segmad.mad import class_fractions
-from segmad.pipeline.keys import prediction_key
+from segmad.pipeline.keys import model_part, prediction_key
 from segmad.pipeline.stages import announce
 from segmad.ports import Ports
 
@@ -37,6 +37,10 @@ def import_predictions(ports: Ports, folder: Path, name: str, version: str, role
     {"model", "imported": new maps, "maps": its maps in all, "unmatched": file names no image has,
     "ambiguous": {file name: the image ids whose ingested files share its stem}}."""
     folder = Path(folder)
+    try:  # before anything is written: both become parts of blob keys
+        model_part(name), model_part(version, "a version")
+    except ValueError as error:
+        raise InputError(str(error)) from None
     if not folder.is_dir():
         raise InputError(f"no such folder: {folder}")
     files = {p.stem: p for p in sorted(folder.glob("*.png"))}
