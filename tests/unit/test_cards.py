@@ -210,6 +210,9 @@ def test_yaml_cards_resolve_paths_next_to_the_card(tmp_path):
     (tmp_path / "bad.yaml").write_text("format: [unclosed\n")
     with pytest.raises(CardError, match="bad.yaml"):
         load_card(tmp_path / "bad.yaml")
+    (tmp_path / "photo.json").write_bytes(b"\xff\xd8\xff\xe0 a JPEG given as the card")
+    with pytest.raises(CardError, match="photo.json: not a text file"):
+        load_card(tmp_path / "photo.json")
     buffer = io.BytesIO()
     torch.save({"nonsense": torch.zeros(1)}, buffer)
     (tmp_path / "w.pt").write_bytes(buffer.getvalue())

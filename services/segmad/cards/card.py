@@ -151,7 +151,10 @@ def load_card(path: Path) -> ModelCard:
     path = Path(path)
     if not path.is_file():
         raise CardError(f"no such card: {path}")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CardError(f"card {path}: not a text file (a card is YAML or JSON; its model file is its artefact)") from None
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml  # only cards written in YAML need PyYAML
