@@ -99,3 +99,22 @@ def test_round_zero_is_refused_because_t0_names_the_seed_test_set(root, capsys):
     make_ports(root).close()
     assert main(start_args(root)[:2] + ["0"] + start_args(root)[3:]) == 2
     assert "round numbers start at 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, why", [
+    (["round", "start", "1", "--target-version", "v0", "--world", "--num-classes", "9"],
+     "--num-classes must be 1..8 with --world, got 9"),
+    (["round", "start", "1", "--target-version", "v0", "--world", "--num-classes", "-1"],
+     "--num-classes must be 1..8 with --world, got -1"),
+    (["round", "close-mining", "1", "--wait", "--timeout", "-5"], "--timeout must be above 0 seconds, got -5"),
+])
+def test_numbers_out_of_range_are_one_line_naming_the_option(root, capsys, argv, why):
+    make_ports(root).close()
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"segmad round: error: {why}\n"
+
+
+def test_a_negative_class_count_with_training_masks_is_refused_as_such(root, capsys):
+    make_ports(root).close()
+    assert main(start_args(root)[:-4] + ["--num-classes", "-1", "--train-masks", str(train_masks(root))]) == 2
+    assert capsys.readouterr().err == "segmad round: error: --num-classes must be 1..254, got -1\n"

@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     """Run one round action on the ports chosen by the environment."""
     if args.action == "start":
         _check_start(args)
+    if getattr(args, "timeout", 1) <= 0:
+        raise InputError(f"--timeout must be above 0 seconds, got {args.timeout:g}")
     ports = bootstrap.build()
     try:
         return ACTIONS[args.action](ports, args)
@@ -91,6 +93,9 @@ def _check_start(args) -> None:
     if args.round < 1:
         # Round N mines with f_t^(N-1) and trains v{N}; its test set is split t{N}, so 0 would be T0's name.
         raise InputError(f"round numbers start at 1, got {args.round}")
+    most = len(CLASS_NAMES) - 1 if args.world else 254  # the world has 8 classes; 255 is ignore
+    if not 1 <= args.num_classes <= most:
+        raise InputError(f"--num-classes must be 1..{most}{' with --world' if args.world else ''}, got {args.num_classes}")
 
 
 def _start(ports, args) -> int:

@@ -155,7 +155,8 @@ def wait_mined(ports: Ports, round_: int, timeout_s: float, say=lambda line: Non
             say(f"round {round_}: mining, " + ", ".join(f"{k} {v}" for k, v in counts.items()))
             last = counts
         if time.monotonic() > deadline:
-            raise InputError(f"round {round_} was not mined in {timeout_s:.0f} s ({counts}); "
+            raise InputError(f"round {round_} was not mined in {timeout_s:.0f} s ("
+                             + ", ".join(f"{k} {v}" for k, v in counts.items()) + "); "
                              "are the inference and discrepancy services running?")
         time.sleep(poll_s)
 
