@@ -7,3 +7,10 @@ class InputError(Exception):
     def __init__(self, message: str, path: object | None = None):
         self.path = path
         super().__init__(f"{path}: {message}" if path is not None else message)
+
+
+def not_a_folder(path) -> str:
+    """Why `path` cannot be used as a folder: "no such folder", or "not a folder" when something else is there."""
+    import os
+
+    return "not a folder" if os.path.lexists(path) else "no such folder"

@@ -269,3 +269,17 @@ def test_console_script_runs_select_and_reports_errors_in_one_line(tmp_path):
     assert bad.stderr.splitlines() == [f"segmad select: error: {tmp_path / 'pred' / 'target' / 'img06.png'}: "
                                        "not a single-channel label map (mode RGB; expected L or P)"]
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_a_file_where_a_folder_goes_is_called_not_a_folder(tmp_path, capsys):
+    make_case(tmp_path)
+    (tmp_path / "img.jpg").write_bytes(b"\xff\xd8")
+    cases = [
+        (select_args(tmp_path, "--train-masks", str(tmp_path / "img.jpg")), "not a folder for --train-masks"),
+        (select_args(tmp_path, out=tmp_path / "img.jpg" / "m.json"), "not a folder for --out's file"),
+        (select_args(tmp_path, out=tmp_path / "nowhere" / "m.json"), "no such folder for --out's file"),
+    ]
+    for argv, why in cases:
+        assert main(argv) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.endswith(why), line

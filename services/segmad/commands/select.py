@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from segmad.errors import InputError
+from segmad.errors import InputError, not_a_folder
 from segmad.mad import IGNORE
 from segmad.files import write_text_atomic
 from segmad.offline.layout import discover, label_tables
@@ -47,7 +47,7 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.out.is_dir():
         raise InputError("--out is a folder; give a file name", args.out)
     if not args.out.parent.is_dir():  # fail now rather than after the whole scan
-        raise InputError("the folder for --out does not exist", args.out.parent)
+        raise InputError(f"{not_a_folder(args.out.parent)} for --out's file", args.out.parent)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,10 +11,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from segmad import bootstrap
-from segmad.errors import InputError
+from segmad.errors import InputError, not_a_folder
 from segmad.offline.maps import list_pngs, read_label_map
 from segmad.pipeline import sets
 from segmad.world import WorldConfig, samples
+from segmad.world.config import check_num_classes, check_size
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -80,6 +81,9 @@ def _world(args) -> tuple[Iterator[sets.Item], int]:
     if split not in ("s0", "t0"):
         raise InputError(f"--world needs --split s0|t0 for a set named {args.name!r}")
     try:
+        check_size(args.size, "--size")
+        if args.num_classes:
+            check_num_classes(args.num_classes, "--num-classes")
         world = WorldConfig(seed=args.seed, size=args.size, **(
             {"num_classes": args.num_classes} if args.num_classes else {}))
     except ValueError as error:
@@ -94,7 +98,7 @@ def _world(args) -> tuple[Iterator[sets.Item], int]:
 def _folders(image_dir: Path, mask_dir: Path) -> Iterator[sets.Item]:
     """Checks the folders now; the generator reads one image and its mask at a time."""
     if not image_dir.is_dir():
-        raise InputError("no such folder", image_dir)
+        raise InputError(not_a_folder(image_dir), image_dir)
     files: dict[str, Path] = {}
     for path in sorted(image_dir.iterdir()):
         if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES:

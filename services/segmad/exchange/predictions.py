@@ -20,7 +20,7 @@ from tqdm import tqdm
 from segmad.cards.labels import LabelSpace
 from segmad.catalog.records import ModelVersion, Prediction
 from segmad.codec import decode_png, encode_png
-from segmad.errors import InputError
+from segmad.errors import InputError, not_a_folder
 from segmad.exchange.round_set import file_stems
 from segmad.mad import class_fractions
 from segmad.pipeline.keys import model_part, prediction_key
@@ -42,7 +42,7 @@ def import_predictions(ports: Ports, folder: Path, name: str, version: str, role
     except ValueError as error:
         raise InputError(str(error)) from None
     if not folder.is_dir():
-        raise InputError(f"no such folder: {folder}")
+        raise InputError(not_a_folder(folder), folder)
     files = {p.stem: p for p in sorted(folder.glob("*.png"))}
     if not files:
         raise InputError(f"no .png label maps in {folder}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from segmad.codec import NotALabelMap, decode_label_png
-from segmad.errors import InputError
+from segmad.errors import InputError, not_a_folder
 from segmad.mad import IGNORE, label_counts
 
 
@@ -18,7 +18,7 @@ def list_pngs(folder: Path) -> dict[str, str]:
     Hidden entries (a leading dot, e.g. `.DS_Store`) are skipped, as a user would expect.
     """
     if not folder.is_dir():
-        raise InputError("no such folder", folder)
+        raise InputError(not_a_folder(folder), folder)
     names: dict[str, str] = {}
     with os.scandir(folder) as entries:
         for entry in entries:

@@ -10,7 +10,7 @@ from time import perf_counter
 
 import numpy as np
 
-from segmad.errors import InputError
+from segmad.errors import InputError, not_a_folder
 from segmad.mad import CandidateHeaps, SizeBounds, size_bounds
 from segmad.offline.layout import PredictionFolders
 from segmad.offline.maps import list_pngs
@@ -36,7 +36,7 @@ def training_bounds(
 ) -> tuple[SizeBounds, int]:
     """Size bounds from the class fractions of every training mask in a folder, and how many masks."""
     if not train_dir.is_dir():
-        raise InputError("no such folder for --train-masks", train_dir)
+        raise InputError(f"{not_a_folder(train_dir)} for --train-masks", train_dir)
     names = list_pngs(train_dir)
     if not names:
         raise InputError("no training masks (*.png) in this folder", train_dir)
