@@ -195,3 +195,16 @@ def test_a_source_that_does_not_exist_is_named_in_one_line(root, tmp_path, capsy
     missing = tmp_path / "nofile.zip"
     assert main(["import", "1", "--format", "cvat", str(missing), "--as", "boss"]) == 2
     assert capsys.readouterr().err == f"segmad import: error: {missing}: no such file or folder\n"
+
+
+def test_a_round_still_mining_is_told_every_step_to_its_dense_campaign(root, tmp_path, capsys):
+    from round_world import make_ports, start_round
+
+    ports = make_ports(root)
+    start_round(ports, root)
+    ports.close()
+    archive = cvat_zip(tmp_path / "cvat.zip", [])
+    assert main(["import", "1", "--format", "cvat", str(archive), "--as", "boss"]) == 2
+    assert capsys.readouterr().err == (
+        "segmad import: error: round 1 has no dense campaign yet (mining): close its mining "
+        "(`segmad round close-mining 1`), have M rated, then run `segmad round select 1`\n")

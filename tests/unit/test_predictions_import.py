@@ -167,3 +167,19 @@ def test_a_name_that_cannot_be_a_blob_key_is_refused_before_anything_is_stored(e
         assert [v.name for v in ports.catalog.model_versions()] == []
     finally:
         ports.close()
+
+
+def test_maps_that_name_no_ingested_image_register_nothing(env, capsys):
+    stray = env / "stray"
+    stray.mkdir()
+    (stray / "someone_else.png").write_bytes(encode_png(np.zeros((40, 56), np.uint8)))
+    assert main(["predictions", "import", str(stray), "--model", "m", "--role", "competitor"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "none of the 1 maps names an ingested image (e.g. someone_else.png)" in line
+    from segmad import bootstrap
+
+    ports = bootstrap.build()
+    try:
+        assert ports.catalog.model_version("m", "v0") is None
+    finally:
+        ports.close()

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+from segmad.catalog.states import MINING
 from segmad.codec import encode_png
 from segmad.errors import InputError
 from segmad.exchange.readers import READERS
@@ -30,7 +31,9 @@ def import_masks(ports, round_: int, format: str, source: Path, admin: str) -> d
         raise InputError(f"no round {round_}")
     campaign_id = row.settings.campaigns.dense
     if campaign_id is None:
-        raise InputError(f"round {round_} has no dense campaign yet: run `segmad round select {round_}`")
+        step = (f"close its mining (`segmad round close-mining {round_}`), have M rated, then run "
+                f"`segmad round select {round_}`" if row.state == MINING else f"run `segmad round select {round_}`")
+        raise InputError(f"round {round_} has no dense campaign yet ({row.state}): {step}")
     found = READERS[format](source, list(row.settings.class_names))
     with ports.catalog.begin() as conn:
         user = _admin(conn, admin)

@@ -62,6 +62,10 @@ def import_predictions(ports: Ports, folder: Path, name: str, version: str, role
     matched = {stem: by_stem[stem] for stem in files if stem in by_stem and by_stem[stem] not in done}
     ambiguous = {files[stem].name: shared[stem] for stem in files if stem not in by_stem and stem in shared}
     unmatched = [files[stem].name for stem in files if stem not in by_stem and stem not in shared]
+    if not matched and not done:  # a model with no map would enter rounds and stop their mining
+        example = (unmatched or list(ambiguous) or ["(no .png)"])[0]
+        raise InputError(f"none of the {len(files)} maps names an ingested image (e.g. {example}); name each map "
+                         "by its image id or by the stem of the file it was ingested from", folder)
     # Every map is checked before anything is stored: a refused import leaves the catalog as it was.
     for stem, image_id in tqdm(matched.items(), desc=f"check {name}@{version}", unit="map", disable=not progress,
                                leave=False):
