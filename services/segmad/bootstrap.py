@@ -53,8 +53,9 @@ def preload(settings: Settings | None = None) -> None:
         import segmad.adapters.segmenter  # noqa: F401
 
 
-def blob_store(url: str, settings: Settings | None = None) -> BlobStore:
-    """file:///path → a local folder; s3://bucket[/prefix] → S3 at SEGMAD_S3_ENDPOINT."""
+def blob_store(url: str, settings: Settings | None = None, named_by: str = "SEGMAD_BLOB_URL") -> BlobStore:
+    """file:///path → a local folder; s3://bucket[/prefix] → S3 at SEGMAD_S3_ENDPOINT. `named_by`: where the URL
+    came from, for the message when it cannot be used (the setting, or a command's argument)."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return LocalBlobStore(Path(parsed.netloc + parsed.path))
@@ -63,14 +64,14 @@ def blob_store(url: str, settings: Settings | None = None) -> BlobStore:
 
         settings = settings or load()
         if not settings.s3_endpoint:
-            raise SettingError("SEGMAD_BLOB_URL", url, "an s3:// store needs SEGMAD_S3_ENDPOINT (http://host:port)")
+            raise SettingError(named_by, url, "an s3:// store needs SEGMAD_S3_ENDPOINT (http://host:port)")
         try:
             bucket, prefix = split_blob_url(url)
             client = client_for(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key)
             return S3BlobStore(client, bucket, prefix)
         except ValueError as error:
-            raise SettingError("SEGMAD_BLOB_URL", url, str(error)) from error
-    raise SettingError("SEGMAD_BLOB_URL", url, "expected a file:// or s3:// URL")
+            raise SettingError(named_by, url, str(error)) from error
+    raise SettingError(named_by, url, "expected a file:// or s3:// URL")
 
 
 def event_bus(spec: str) -> EventBus:

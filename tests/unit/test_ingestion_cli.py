@@ -166,11 +166,18 @@ def test_an_s3_source_on_a_closed_endpoint_is_one_clear_line_and_exit_2(data_dir
     assert err.startswith("segmad ingest: error: s3://pool: cannot open the bucket:") and err.count("\n") == 1
 
 
+def test_an_s3_source_without_an_endpoint_blames_the_source_not_the_blob_store_setting(data_dir, monkeypatch, capsys):
+    monkeypatch.delenv("SEGMAD_S3_ENDPOINT", raising=False)
+    assert ingest("s3://pool/photos") == 2
+    assert capsys.readouterr().err == ("segmad ingest: error: SRC='s3://pool': an s3:// store needs "
+                                       "SEGMAD_S3_ENDPOINT (http://host:port)\n")
+
+
 def test_an_s3_source_naming_a_missing_bucket_is_an_error_and_creates_no_bucket(data_dir, monkeypatch, capsys):
     from test_ingestion_sources import FakeS3Client, fake_s3
 
     client, real = FakeS3Client({"pool": {}}), bootstrap.blob_store
-    monkeypatch.setattr(bootstrap, "blob_store", lambda url, settings=None: fake_s3(client)(url)
-                        if url.startswith("s3://") else real(url, settings))
+    monkeypatch.setattr(bootstrap, "blob_store", lambda url, settings=None, **named: fake_s3(client)(url)
+                        if url.startswith("s3://") else real(url, settings, **named))
     assert ingest("s3://pol/photos") == 2
     assert "s3://pol: no such bucket" in capsys.readouterr().err and client.made == []

@@ -64,7 +64,8 @@ def run(args) -> int:
     ports = bootstrap.build()
     try:
         items = inputs(args.source, limits, args.timeout,
-                       open_bucket=lambda name: open_existing_bucket(name, bootstrap.blob_store))
+                       open_bucket=lambda name: open_existing_bucket(
+                           name, lambda url: bootstrap.blob_store(url, named_by="SRC")))
         summary = ingest_all(ports, items, limits, progress=not args.no_progress and sys.stderr.isatty())
     finally:
         ports.close()
