@@ -33,3 +33,15 @@ def test_a_missing_module_file_is_a_user_error(tmp_path, capsys):
 def test_an_unreachable_torchserve_is_a_user_error(capsys):
     assert main(["models", "--torchserve", "http://127.0.0.1:9", "list"]) == 2
     assert "cannot reach TorchServe" in capsys.readouterr().err
+
+
+def test_an_unreachable_torchserve_is_one_line_on_stderr_whatever_was_tried_before(tmp_path):
+    # In a process of its own: the suite's log capture would hide the retries' lines that a user would see.
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "segmad.cli", "models", "--torchserve", "http://127.0.0.1:9",
+                          "set-default", "ghost", "v0"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 2
+    (line,) = run.stderr.strip().splitlines()
+    assert "cannot reach TorchServe" in line

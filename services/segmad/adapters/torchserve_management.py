@@ -93,7 +93,9 @@ class Management:
             return transient(error) and not sent_twice_harms
 
         def note(state: tenacity.RetryCallState) -> None:
-            log.warning("TorchServe management call failed, trying again",
+            # INFO: a try that recovers is routine, and the last failure is raised; the services log INFO, while a
+            # command's user sees only the one line that the last failure becomes.
+            log.info("TorchServe management call failed, trying again",
                         extra={"call": f"{method} {path}", "attempt": state.attempt_number,
                                "error": f"{type(state.outcome.exception()).__name__}: {state.outcome.exception()}"})
 
