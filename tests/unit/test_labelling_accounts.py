@@ -177,3 +177,17 @@ def test_tokens_issued_before_the_migration_keep_working(tmp_path):
     migrate(engine)
     with engine.connect() as conn:
         assert accounts.annotator_for_token(conn, "an old token").name == "old"
+
+
+def test_listing_the_tokens_of_an_unknown_account_prints_only_the_error(catalog, capsys):
+    assert main(["annotators", "tokens", "ghost"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no table header before the error
+    assert captured.err == "segmad annotators: error: no annotator named 'ghost'\n"
+
+
+def test_a_missing_action_is_called_action_as_in_the_other_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["annotators"])
+    assert exit_.value.code == 2
+    assert "the following arguments are required: ACTION" in capsys.readouterr().err

@@ -182,3 +182,26 @@ def test_tokens_file_can_be_json_and_bad_lines_are_refused(tmp_path):
     assert read_tokens(good) == {"annotator-1": "abc"}
     with pytest.raises(InputError, match='"NAME TOKEN"'):
         read_tokens(bad)
+
+
+def simulate_command(*argv: str) -> int:
+    """`segmad annotators simulate` against a port nobody serves: these fail before any request."""
+    return main(["annotators", "simulate", "--url", "http://127.0.0.1:9", "--campaign", "1",
+                 "--world-seed", "5", *argv])
+
+
+def test_a_binary_tokens_file_is_one_line_naming_it(tmp_path, capsys):
+    image = tmp_path / "img.jpg"
+    image.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\xff\xfe")
+    assert simulate_command("--tokens", str(image)) == 2
+    assert capsys.readouterr().err == f"segmad annotators: error: {image}: not a text file of tokens\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--num-classes", "0"], "--num-classes must be in 1..8, got 0"),
+    (["--world-size", "0"], "--world-size must be at least 16 px, got 0"),
+    (["--world-size", "100000"], "--world-size must be at most 4096 px, got 100000"),
+])
+def test_world_options_out_of_range_are_named(capsys, argv, message):
+    assert simulate_command("--password", PASSWORD, *argv) == 2
+    assert capsys.readouterr().err == f"segmad annotators: error: {message}\n"

@@ -91,6 +91,9 @@ def test_sets_add_reads_image_and_mask_folders(root, ports):
     (["sets", "add", "extra", "--world"], "--split s0|t0"),
     (["sets", "add", "s0", "--world", "--count", "0"], "--count"),
     (["sets", "add", "s/0", "--world"], "usable name"),
+    (["sets", "add", "s0", "--world", "--size", "0"], "--size must be at least 16 px, got 0"),
+    (["sets", "add", "s0", "--world", "--size", "100000"], "--size must be at most 4096 px"),
+    (["sets", "add", "s0", "--world", "--num-classes", "9"], "--num-classes must be in 1..8, got 9"),
 ])
 def test_sets_add_explains_what_is_wrong(root, capsys, args, message):
     assert main(args) == 2

@@ -61,3 +61,36 @@ def test_missing_action_exits_with_status_2():
     with pytest.raises(SystemExit) as exit_:
         main(["world"])
     assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("size, message", [
+    ("1000000", "--size must be at most 4096 px, got 1000000"),  # not a 14.6 TiB MemoryError
+    ("0", "--size must be at least 16 px, got 0"),
+])
+def test_a_size_out_of_range_is_one_line_naming_the_option(tmp_path, capsys, size, message):
+    assert main(["world", "export", "--split", "pool", "--count", "1", "--size", size,
+                 "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"segmad world: error: {message}\n"
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--count", "abc"], "--count"),
+    (["--count", "1", "--start", "abc"], "--start"),
+])
+def test_a_count_that_is_not_a_number_names_the_option(tmp_path, capsys, argv, option):
+    with pytest.raises(SystemExit):
+        main(["world", "export", "--split", "s0", *argv, "--out", str(tmp_path)])
+    assert f"argument {option}: expected a whole number >= 0, got 'abc'" in capsys.readouterr().err
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, capsys):
+    assert main(["world", "export", "--split", "pool", "--count", "2", "--size", "16", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("extra, shown", [([], True), (["--no-progress"], False)])
+def test_a_terminal_sees_the_progress_bar_unless_no_progress(tmp_path, capsys, monkeypatch, extra, shown):
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert main(["world", "export", "--split", "pool", "--count", "2", "--size", "16",
+                 "--out", str(tmp_path), *extra]) == 0
+    assert ("world pool" in capsys.readouterr().err) == shown

@@ -56,3 +56,25 @@ def test_list_prints_a_table(capsys):
 def test_train_rejects_an_unknown_architecture(capsys):
     with pytest.raises(SystemExit):
         main(["zoo", "train", "--only", "segformer"])
+
+
+@pytest.mark.parametrize("option", ["--epochs", "--s0-count", "--t0-count", "--threads"])
+@pytest.mark.parametrize("value", ["abc", "0"])
+def test_a_count_that_is_not_a_positive_number_names_the_option(capsys, option, value):
+    with pytest.raises(SystemExit):
+        main(["zoo", "train", option, value])
+    assert f"argument {option}: expected a whole number >= 1, got '{value}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_train_shows_progress_only_on_a_terminal(capsys, monkeypatch, terminal):
+    asked = {}
+
+    def train_zoo(*args, progress, **kwargs):
+        asked["progress"] = progress
+        return []
+
+    monkeypatch.setattr("segmad.zoo.training.train_zoo", train_zoo)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: terminal)
+    assert main(["zoo", "train", "--format", "json"]) == 0
+    assert asked == {"progress": terminal}

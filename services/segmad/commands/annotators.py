@@ -23,7 +23,7 @@ def _days(text: str) -> float:
 def add_arguments(parser) -> None:
     """add NAME [--admin] [--password-stdin] | password NAME [--password-stdin] | disable NAME | enable NAME |
     token NAME [--expires-in DAYS] | tokens NAME | revoke-token NAME (ID | --all) | simulate --url URL ...."""
-    sub = parser.add_subparsers(dest="action", required=True)
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     stdin_help = "read the password from stdin (else one is generated and printed)"
     add = sub.add_parser("add", help="create an annotator account")
     add.add_argument("name")
@@ -81,8 +81,9 @@ def _act(conn, args) -> None:
         expires_in = timedelta(days=args.expires_in) if args.expires_in else None
         print(accounts.issue_token(conn, row.id, expires_in))
     elif args.action == "tokens":
+        tokens = accounts.list_tokens(conn, args.name)  # an unknown name fails before the header is printed
         print("id\tcreated\texpires\trevoked")
-        for token in accounts.list_tokens(conn, args.name):
+        for token in tokens:
             print(f"{token.id}\t{_when(token.created_at)}\t{_when(token.expires_at)}\t{_when(token.revoked_at)}")
     else:
         count = accounts.revoke_tokens(conn, args.name, None if args.all else args.token_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from PIL import Image
@@ -11,6 +12,7 @@ from tqdm import tqdm
 
 from segmad.errors import InputError
 from segmad.world import SPLITS, WorldConfig, samples, split_size
+from segmad.world.config import MAX_SIZE, MIN_SIZE, check_size
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--seed", type=int, default=defaults.seed,
                         help=f"world seed (default {defaults.seed})")
     export.add_argument("--size", type=int, default=defaults.size,
-                        help=f"image side in pixels (default {defaults.size})")
+                        help=f"image side in pixels, {MIN_SIZE}..{MAX_SIZE} (default {defaults.size})")
+    export.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (none when stderr is not a terminal)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Export args.count samples of args.split starting at args.start."""
     try:
+        check_size(args.size, "--size")
         config = WorldConfig(seed=args.seed, size=args.size)
     except ValueError as error:
         raise InputError(str(error)) from None
@@ -46,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     masks.mkdir(exist_ok=True)
     with open(args.out / "samples.jsonl", "w", encoding="utf-8") as index:
         for one in tqdm(samples(config, args.split, args.start, args.count), total=args.count,
-                        desc=f"world {args.split}", unit="img"):
+                        desc=f"world {args.split}", unit="img",
+                        disable=args.no_progress or not sys.stderr.isatty()):
             Image.fromarray(one.image).save(images / f"{one.image_id}.png")
             Image.fromarray(one.mask).save(masks / f"{one.image_id}.png")
             index.write(json.dumps({"image_id": one.image_id, "shifts": list(one.shifts),
@@ -55,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _non_negative(text: str) -> int:
-    value = int(text)
+    """argparse type of --count and --start: a whole number >= 0 (argparse names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
     return value

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
         rows = train_zoo(zoo_dir, args.only or list(ARCHITECTURES), seed=args.seed, force=args.force,
                          epochs=args.epochs, s0_count=args.s0_count, t0_count=args.t0_count,
-                         threads=args.threads, progress=True)
+                         threads=args.threads, progress=sys.stderr.isatty())
     elif args.action == "cards":
         return _cards(args.zoo or zoo_dir)
     elif args.action == "publish":
@@ -101,7 +101,11 @@ def _table(rows: list[dict]) -> str:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    """argparse type of the counts: a whole number >= 1 (argparse names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return value

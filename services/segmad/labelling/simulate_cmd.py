@@ -32,9 +32,11 @@ def add_simulate_arguments(sub) -> None:
 def read_tokens(path: Path) -> dict[str, str]:
     """Annotator name -> token from a JSON object or from "NAME TOKEN" lines."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot read the tokens file ({error.strerror})", path) from None
+    except UnicodeDecodeError:  # an image or other binary file given by mistake
+        raise InputError("not a text file of tokens", path) from None
     if text.lstrip().startswith("{"):
         try:
             tokens = json.loads(text)
@@ -55,10 +57,13 @@ def run_simulate(args) -> int:
     from segmad.labelling.simulate import Credential, simulate_campaign
     from segmad.world import WorldConfig
     from segmad.world.annotators import AnnotatorConfig
+    from segmad.world.config import check_num_classes, check_size
 
     if args.annotators < 1:
         raise InputError("--annotators must be at least 1")
     try:
+        check_num_classes(args.num_classes, "--num-classes")
+        check_size(args.world_size, "--world-size")
         world = WorldConfig(num_classes=args.num_classes, size=args.world_size, seed=args.world_seed)
     except ValueError as error:
         raise InputError(str(error)) from None

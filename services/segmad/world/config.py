@@ -14,6 +14,11 @@ SPLIT_CODES: dict[str, int] = {"s0": 1, "t0": 2, "pool": 3, "wild": 4}
 # Splits drawn from the wild distribution (sparse shifts and out-of-domain images).
 WILD_SPLITS: frozenset[str] = frozenset({"pool", "wild"})
 
+# The image sides the world draws, in pixels. Memory grows with the side squared: rendering holds
+# about 450 bytes per pixel (a bank of 32 noise fields among them), some 7.5 GB at 4096 px.
+MIN_SIZE, MAX_SIZE = 16, 4096
+MAX_CLASSES = 8  # the foreground classes the world knows
+
 
 @dataclass(frozen=True)
 class WorldConfig:
@@ -33,15 +38,28 @@ class WorldConfig:
     pool_scenes: int = 0
 
     def __post_init__(self) -> None:
-        if not 1 <= self.num_classes <= 8:
-            raise ValueError(f"num_classes must be in 1..8, got {self.num_classes}")
-        if self.size < 16:
-            raise ValueError(f"size must be at least 16 px, got {self.size}")
+        check_num_classes(self.num_classes)
+        check_size(self.size)
         if min(self.s0_size, self.t0_size, self.pool_size, self.wild_size, self.pool_scenes) < 0:
             raise ValueError("split sizes must be non-negative")
         if not (0 <= self.shifted_fraction and 0 <= self.ood_fraction
                 and self.shifted_fraction + self.ood_fraction <= 1):
             raise ValueError("shifted_fraction and ood_fraction must be >= 0 and sum to <= 1")
+
+
+def check_size(size: int, name: str = "size") -> None:
+    """Raise ValueError unless size is an image side the world draws; the message calls it `name`
+    (a command passes its option, e.g. "--size")."""
+    if size < MIN_SIZE:
+        raise ValueError(f"{name} must be at least {MIN_SIZE} px, got {size}")
+    if size > MAX_SIZE:
+        raise ValueError(f"{name} must be at most {MAX_SIZE} px, got {size}")
+
+
+def check_num_classes(num_classes: int, name: str = "num_classes") -> None:
+    """Raise ValueError unless the world has that many foreground classes; the message calls it `name`."""
+    if not 1 <= num_classes <= MAX_CLASSES:
+        raise ValueError(f"{name} must be in 1..{MAX_CLASSES}, got {num_classes}")
 
 
 def split_size(config: WorldConfig, split: str) -> int:
