@@ -162,7 +162,8 @@ def test_a_bare_zoo_module_runs_exactly_as_the_zoo_predicts():
 # ---- mistakes -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("spec, message", [
-    ({"classes": ["a"]}, "format is one of"),
+    ({"classes": ["a"]}, "format is missing; it is one of"),
+    ({"format": "tflite", "classes": ["a"]}, "format is one of torchscript"),
     ({"format": "python", "classes": ["a"]}, "entry"),
     ({"format": "onnx", "classes": ["a"]}, "artefact"),
     ({"format": "torchscript", "artefact": "m.pt", "classes": []}, "classes"),

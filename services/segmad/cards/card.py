@@ -225,6 +225,8 @@ def parse_card(data: Any, base_dir: str = ".", stored: bool = False) -> ModelCar
 
 
 def _choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
+    if value is None:
+        raise CardError(f"card: {name} is missing; it is one of {', '.join(allowed)}")
     if value not in allowed:
         raise CardError(f"card: {name} is one of {', '.join(allowed)} (got {value!r})")
     return value
