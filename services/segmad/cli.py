@@ -67,6 +67,16 @@ def path_problem(error: OSError) -> str | None:
     return f"{error.filename}: {error.strerror}"
 
 
+def _user_error(command: str, error: ModuleNotFoundError | OSError) -> int:
+    """Exit status 2 and one line for an extra the install lacks or a path that cannot be used; any other
+    such error is raised again (a defect, or a network error the command should have handled)."""
+    why = missing_extra(error) if isinstance(error, ModuleNotFoundError) else path_problem(error)
+    if why is None:
+        raise error
+    print(f"segmad {command}: error: {why}", file=sys.stderr)
+    return 2
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """A parser whose chosen subcommand (argv[0]) is fully built; the others only listed."""
     parser = argparse.ArgumentParser(
@@ -89,10 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser(argv)
     except ModuleNotFoundError as error:  # the command's module needs an extra (a core-only install)
-        if (why := missing_extra(error)) is None:
-            raise
-        print(f"segmad {argv[0]}: error: {why}", file=sys.stderr)
-        return 2
+        return _user_error(argv[0], error)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
@@ -102,16 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         print(f"segmad {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except ModuleNotFoundError as error:  # imported on the way (an option's reader, a model's framework)
-        if (why := missing_extra(error)) is None:
-            raise
-        print(f"segmad {args.command}: error: {why}", file=sys.stderr)
-        return 2
-    except OSError as error:  # e.g. --out naming a file where a folder goes, or a folder where a file goes
-        if (why := path_problem(error)) is None:
-            raise
-        print(f"segmad {args.command}: error: {why}", file=sys.stderr)
-        return 2
+    except (ModuleNotFoundError, OSError) as error:  # an extra imported on the way; --out naming a file, say
+        return _user_error(args.command, error)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

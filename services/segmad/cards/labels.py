@@ -94,6 +94,11 @@ def groups(table: np.ndarray, num_model_classes: int, num_run_classes: int) -> l
     return members
 
 
+def brief(names: Sequence[str], most: int = 8) -> str:
+    """Class names for a message: the first `most`, then how many there are in all."""
+    return ", ".join(names[:most]) + (f", … ({len(names)} in all)" if len(names) > most else "")
+
+
 def default_class_names(count: int) -> list[str]:
     """The names of classes 1..C when nobody named them: class-1 … class-C (rounds, campaigns, exports, releases)."""
     return [f"class-{k}" for k in range(1, count + 1)]

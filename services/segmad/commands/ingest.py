@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import fields
 
 from segmad import bootstrap
 from segmad.errors import InputError
@@ -12,7 +13,7 @@ from segmad.ingestion.bucket import open_existing_bucket
 from segmad.ingestion.limits import Limits, checked_limits, env_name, env_values
 from segmad.ingestion.sources import inputs
 
-_FIELDS = ("min_side", "max_side", "max_pixels", "max_bytes")
+_FIELDS = tuple(f.name for f in fields(Limits))
 
 
 def _option(field: str) -> str:

@@ -11,11 +11,12 @@ import numpy as np
 
 from segmad import bootstrap
 from segmad.errors import InputError
-from segmad.mad import class_fractions, size_bounds
+from segmad.mad import IGNORE, class_fractions, size_bounds
 from segmad.files import write_text_atomic
 from segmad.offline.mining import training_bounds
 from segmad.rounds import control
 from segmad.world import CLASS_NAMES, WorldConfig, stack
+from segmad.world.config import MAX_CLASSES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +94,7 @@ def _check_start(args) -> None:
     if args.round < 1:
         # Round N mines with f_t^(N-1) and trains v{N}; its test set is split t{N}, so 0 would be T0's name.
         raise InputError(f"round numbers start at 1, got {args.round}")
-    most = len(CLASS_NAMES) - 1 if args.world else 254  # the world has 8 classes; 255 is ignore
+    most = MAX_CLASSES if args.world else IGNORE - 1  # 255 is ignore
     if not 1 <= args.num_classes <= most:
         raise InputError(f"--num-classes must be 1..{most}{' with --world' if args.world else ''}, got {args.num_classes}")
 

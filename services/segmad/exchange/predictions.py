@@ -17,11 +17,11 @@ from typing import Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from segmad.cards.labels import LabelSpace
+from segmad.cards.labels import LabelSpace, brief
 from segmad.catalog.records import ModelVersion, Prediction
 from segmad.codec import decode_png, encode_png
 from segmad.errors import InputError, not_a_folder
-from segmad.exchange.round_set import file_stems
+from segmad.exchange.round_set import file_stems, stem_owners
 from segmad.mad import class_fractions
 from segmad.pipeline.keys import model_part, prediction_key
 from segmad.pipeline.stages import announce
@@ -49,12 +49,12 @@ def import_predictions(ports: Ports, folder: Path, name: str, version: str, role
     classes = list(model_classes or space.names)
     table = space.lookup(classes, label_map)
     if not (table[: len(classes)] != 255).any():
-        raise InputError(f"none of the classes ({', '.join(classes[:8])}) maps onto the run's label space "
+        raise InputError(f"none of the classes ({brief(classes)}) maps onto the run's label space "
                          f"({', '.join(space.names)})")
     images = ports.catalog.images_by_id(ports.catalog.image_ids())
     sources = {i: r.source for i, r in images.items()}
     by_stem = {i: i for i in images} | {stem: i for i, stem in file_stems(sources).items()}
-    shared = _shared_stems(sources)
+    shared = {stem: sorted(ids) for stem, ids in stem_owners(sources).items() if len(ids) > 1}  # a bare stem: which?
     known = ports.catalog.model_version(name, version)
     if known is not None and known.arch != IMPORTED:
         raise InputError(f"{name}@{version} is a model segmad runs ({known.arch}); import under another version")
@@ -88,18 +88,6 @@ def import_predictions(ports: Ports, folder: Path, name: str, version: str, role
         ports.catalog.set_default_version(name, version)
     return {"model": f"{name}@{version}", "imported": len(matched), "maps": len(done) + len(matched),
             "unmatched": unmatched, "ambiguous": ambiguous}
-
-
-def _shared_stems(sources: dict[str, str]) -> dict[str, list[str]]:
-    """File stem -> the sorted ids of the two or more images ingested from files of that stem.
-
-    `file_stems` gives such images "<stem>-<id>" instead, so a map named by the bare stem could be any
-    of them: it is reported, not guessed.
-    """
-    images_of: dict[str, list[str]] = {}
-    for image_id, source in sources.items():
-        images_of.setdefault(file_stems({image_id: source})[image_id], []).append(image_id)
-    return {stem: sorted(ids) for stem, ids in images_of.items() if len(ids) > 1}
 
 
 def _checked(path: Path, image, num_model_classes: int) -> np.ndarray:

@@ -56,14 +56,24 @@ class RoundSet:
         return {self.target[0]: self.target} | {name: (name, version) for name, version in self.competitors}
 
 
+def _stem(image_id: str, source: str) -> str:
+    """The (safe) stem of an image's original file name; its id when the source has none."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", PurePosixPath(source.replace("\\", "/")).stem or image_id)
+
+
+def stem_owners(sources: dict[str, str]) -> dict[str, list[str]]:
+    """The stem of each original file name -> the ids of the images ingested from files of that stem."""
+    owners: dict[str, list[str]] = {}
+    for image_id, source in sources.items():
+        owners.setdefault(_stem(image_id, source), []).append(image_id)
+    return owners
+
+
 def file_stems(sources: dict[str, str]) -> dict[str, str]:
     """image id -> the stem of its original file name, made unique (and safe) by the id if needed."""
-    stems = {i: re.sub(r"[^A-Za-z0-9._-]+", "_", PurePosixPath(s.replace("\\", "/")).stem or i)
-             for i, s in sources.items()}
-    taken = {}
-    for image_id, stem in stems.items():
-        taken.setdefault(stem, []).append(image_id)
-    return {i: stem if len(taken[stem]) == 1 else f"{stem}-{i}" for i, stem in stems.items()}
+    owners = stem_owners(sources)
+    return {i: stem if len(owners[stem]) == 1 else f"{stem}-{i}"
+            for i, stem in ((i, _stem(i, s)) for i, s in sources.items())}
 
 
 def provenance(heaps: list[dict], mos: dict, vetoed: set[str], image_ids, sources: dict[str, str]) -> dict:

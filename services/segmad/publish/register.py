@@ -62,11 +62,10 @@ def check_card_model(model) -> None:
     import numpy as np
 
     from segmad.cards.card import CardError
+    from segmad.cards.labels import brief
 
     if model.card.classes and not model.space.mapped(model.card.classes, model.card.label_map):
-        names = model.card.classes
-        shown = ", ".join(names[:8]) + (f", … ({len(names)} in all)" if len(names) > 8 else "")
-        raise CardError(f"none of the model's classes ({shown}) maps onto the run's "
+        raise CardError(f"none of the model's classes ({brief(model.card.classes)}) maps onto the run's "
                         f"label space ({', '.join(model.space.names)}): set label_map in the card, or SEGMAD_CLASSES")
     rng = np.random.default_rng(0)
     probes = [rng.integers(0, 256, (61, 97, 3), dtype=np.uint8), rng.integers(0, 256, (80, 64, 3), dtype=np.uint8)]
